@@ -1,0 +1,81 @@
+#include "kernels/parallel.h"
+
+#include <omp.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "kernels/cpu.h"
+
+const cf_par cf_par_serial = {0, 1, 0};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+void cf_barrier(const cf_par *p) {
+    if (p->nth <= 1) return;
+    cf_team *t = p->team;
+    unsigned gen = atomic_load_explicit(&t->gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&t->count, 1, memory_order_acq_rel) == (unsigned)p->nth - 1) {
+        atomic_store_explicit(&t->count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+        return;
+    }
+    /* Spin briefly (cheap when threads <= cores), then yield so oversubscribed teams progress. */
+    for (unsigned spins = 0; atomic_load_explicit(&t->gen, memory_order_acquire) == gen; spins++) {
+        if (spins < 20000) cpu_relax();
+        else sched_yield();
+    }
+}
+
+int cf_default_threads(void) {
+    const char *s = getenv("CINFER_THREADS");
+    if (!s || !*s) s = getenv("OMP_NUM_THREADS");
+    if (s && *s) {
+        int n = atoi(s);
+        if (n > 0) return n;
+    }
+    return cf_cpu()->n_cores;
+}
+
+void cf_parallel_run(int nth, void (*fn)(const cf_par *p, void *arg), void *arg) {
+    if (nth <= 0) nth = cf_default_threads();
+    if (nth == 1) {
+        fn(&cf_par_serial, arg);
+        return;
+    }
+    cf_team team;
+    atomic_init(&team.count, 0);
+    atomic_init(&team.gen, 0);
+    team.nth = nth;
+#pragma omp parallel num_threads(nth)
+    {
+        cf_par p = {omp_get_thread_num(), omp_get_num_threads(), &team};
+        if (p.nth == 1) p.team = 0;
+        fn(&p, arg);
+    }
+}
+
+int cf_split_nthreads(long work, long thresh, int nth) {
+    if (nth <= 1) return 1;
+    if (thresh <= 0) return nth;
+    long k = work / thresh;
+    if (k < 1) return 1;
+    return k < nth ? (int)k : nth;
+}
+
+void cf_split(const cf_par *p, long n, long cost, long thresh, long granule, long *lo, long *hi) {
+    if (granule < 1) granule = 1;
+    int used = cf_split_nthreads(n * (cost > 0 ? cost : 1), thresh, p->nth);
+    if (p->ith >= used) {
+        *lo = *hi = n;
+        return;
+    }
+    long chunks = (n + granule - 1) / granule;
+    long c0 = chunks * p->ith / used, c1 = chunks * (p->ith + 1) / used;
+    long a = c0 * granule, b = c1 * granule;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}

@@ -1,0 +1,46 @@
+/* The thread team and the work-split rule every kernel uses.
+ *
+ * A forward pass opens ONE parallel region (cf_parallel_run) and calls kernels from every thread;
+ * each kernel takes its slice with cf_split and the caller separates dependent steps with
+ * cf_barrier (a spinning generation barrier, far cheaper than an OpenMP fork/join).
+ * Kernels never barrier at their end unless their header says so.
+ *
+ * Determinism rule: a kernel's result for an output element never depends on nth or on which
+ * thread computed it (split outputs, never a reduction). */
+#ifndef CF_PARALLEL_H
+#define CF_PARALLEL_H
+#include <stdatomic.h>
+
+typedef struct cf_team {
+    _Alignas(64) atomic_uint count;
+    _Alignas(64) atomic_uint gen;
+    int nth;
+} cf_team;
+
+typedef struct {
+    int ith, nth;    /* this thread's index, team size */
+    cf_team *team;   /* NULL when nth == 1 */
+} cf_par;
+
+/* A one-thread "team" for serial callers. */
+extern const cf_par cf_par_serial;
+
+/* Waits until all nth threads of the team arrive.  No-op for nth == 1. */
+void cf_barrier(const cf_par *p);
+
+/* Runs fn on `nth` threads (an OpenMP parallel region); nth <= 0 means all cores. */
+void cf_parallel_run(int nth, void (*fn)(const cf_par *p, void *arg), void *arg);
+
+/* Number of threads that take part for `work` units when each needs at least `thresh` units:
+ * clamp(work / thresh, 1, nth).  thresh <= 0 means always use all nth. */
+int cf_split_nthreads(long work, long thresh, int nth);
+
+/* Splits n items, each `cost` work units, over the threads that take part (above); ranges are
+ * multiples of `granule` items (the last may be shorter).  Threads that do not take part get
+ * an empty range [x, x). */
+void cf_split(const cf_par *p, long n, long cost, long thresh, long granule, long *lo, long *hi);
+
+/* Default team size: CINFER_THREADS, else OMP_NUM_THREADS, else the number of cores. */
+int cf_default_threads(void);
+
+#endif

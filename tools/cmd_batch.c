@@ -1,0 +1,10 @@
+/* Placeholder: replaced by the module that implements `cinfer batch`. */
+#include <stdio.h>
+
+#include "tools/cli.h"
+
+int cmd_batch(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr, "cinfer %s: not implemented yet\n", argv[0]);
+    return CLI_USAGE;
+}
