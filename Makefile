@@ -27,8 +27,9 @@ SRC_sampler := $(wildcard sampler/*.c)
 SRC_bench   := $(wildcard bench/*.c)
 SRC_tools   := $(filter-out tools/cinfer.c tools/gen_%.c,$(wildcard tools/*.c))
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(1))
-LIBS_ORDER := tools bench model sampler kernels
-MODLIBS  := $(foreach m,$(LIBS_ORDER),$(BUILD)/lib$(m).a)
+MODLIBS  := $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
+# Module archives may reference each other: link them as a group.
+LINKLIBS  = -Wl,--start-group $(MODLIBS) -Wl,--end-group
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -67,10 +68,10 @@ $(BUILD)/libcinfer.a: $(foreach m,$(MODULES),$(call OBJ,$(SRC_$(m))))
 	ar rcs $@ $^
 
 $(BUILD)/cinfer: $(BUILD)/tools/cinfer.o $(MODLIBS)
-	$(CC) $(CFLAGS) -o $@ $< $(MODLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LINKLIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(call OBJ,$(TEST_SUPPORT)) $(MODLIBS)
-	$(CC) $(CFLAGS) -o $@ $< $(call OBJ,$(TEST_SUPPORT)) $(MODLIBS) $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(call OBJ,$(TEST_SUPPORT)) $(LINKLIBS) $(CHECK_LIBS) $(LDLIBS)
 
 # `make test` runs every Check suite (one binary per suite) from the repo root; CK_RUN_SUITE picks one.
 test: $(TEST_BIN) $(BUILD)/cinfer
