@@ -35,7 +35,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
-.PHONY: all test asan bench deps clean fuzz fuzz-smoke
+.PHONY: all test asan bench deps clean fuzz fuzz-bins fuzz-smoke
 all: $(BUILD)/cinfer $(BUILD)/libcinfer.a
 
 deps:
@@ -83,6 +83,22 @@ asan:
 
 bench: $(BUILD)/cinfer
 	$(BUILD)/cinfer bench kernels --quick
+
+# Fuzzing (libFuzzer, clang): every tests/fuzz/fuzz_*.c is one target, linked with the project
+# compiled with coverage + ASan/UBSan.  `make fuzz` builds them; `make fuzz-smoke` runs each for
+# FUZZ_SECONDS (default 30) on its seed corpus (tests/fuzz/seeds.sh builds corpora from ../shared).
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 30
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" WARN="-Wall -Wno-unused-parameter" \
+	  SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined" fuzz-bins
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-bin/%,$(FUZZ_SRC))
+$(BUILD)/fuzz-bin/%: $(BUILD)/tests/fuzz/%.o $(MODLIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LINKLIBS) $(LDLIBS)
+fuzz-smoke: fuzz
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz-bin $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build
