@@ -1,12 +1,331 @@
-/* Placeholder: `cinfer bench kernels` is implemented by its owner. */
+/* `cinfer bench kernels`: every kernel family's sweep, verified against the reference, then
+ * timed per thread count and mode (auto threshold / forced serial / forced parallel), reported
+ * against this machine's measured limits (bench/roofline.h) as md, csv or json. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bench/bench.h"
+#include "bench/kbench.h"
+#include "bench/report.h"
+#include "bench/roofline.h"
+#include "kernels/clock.h"
+#include "kernels/cpu.h"
+#include "kernels/tuning.h"
 #include "tools/cli.h"
 
+/* Families (bench/kb_*.c). */
+int kb_family_norm(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_rope(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_attn(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_ops(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_matmul(int quick, kb_case **cases, int *n, int *cap);
+/* bench/kbench.c: median critical-path ns per call of c on nth threads in mode 0 auto / 1 serial /
+ * 2 parallel; wall_ns: per call including the barrier that follows it. */
+double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_ns, double *wall_ns,
+                    int *samples);
+
+enum { MAX_THREADS = 16, MAX_NAMES = 64 };
+#define CMD "bench kernels"
+#define SLOWER_TOL 0.05 /* "slower at T threads than at 1": more than 5% slower */
+
+static const struct {
+    const char *name;
+    kb_family_fn fn;
+} k_families[] = {
+    {"norm", kb_family_norm}, {"rope", kb_family_rope},     {"attn", kb_family_attn},
+    {"ops", kb_family_ops},   {"matmul", kb_family_matmul},
+};
+enum { N_FAMILIES = sizeof k_families / sizeof k_families[0] };
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cinfer bench kernels [options]\n"
+               "  --threads LIST    thread counts, e.g. 1,2,4,8 (default 1,2)\n"
+               "  --kernels LIST    kernels or families to run, e.g. rmsnorm,rope,attn (default all)\n"
+               "  --quick           a sub-minute subset of the sweep\n"
+               "  --format FMT      md (default), csv or json\n"
+               "  --min-time SEC    measuring time per (case, threads, mode) (default 0.1, quick 0.02)\n"
+               "  --out FILE        write the table to FILE instead of stdout\n"
+               "Each case is verified against the reference path before it is timed.  ns_call is the\n"
+               "slowest thread's time per call (median over batches; the barrier after each call is\n"
+               "excluded, ns_wall includes it); %%limit compares GB/s with the measured DRAM read\n"
+               "bandwidth, GOP/s with the FP32 FMA or int8 dot peak, at the same thread count.\n");
+}
+
+static void git_commit(char *buf, size_t cap) {
+    snprintf(buf, cap, "unknown");
+    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (!p) return;
+    char line[64];
+    if (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0]) snprintf(buf, cap, "%s", line);
+    }
+    pclose(p);
+}
+
+/* 1-minute load average from /proc/loadavg, -1 if unknown. */
+static double loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+static const char *fits(double bytes) {
+    const cf_cpu_info *c = cf_cpu();
+    return bytes <= (double)c->l1d  ? "L1"
+           : bytes <= (double)c->l2 ? "L2"
+           : bytes <= (double)c->l3 ? "L3"
+                                    : "DRAM";
+}
+
+static int name_in(const char *name, char names[][32], int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
+typedef struct {
+    int k, sz, ty, isa, th, mode, ns, nsmin, wall, gbs, gops, lim, pct, spd, thr, split, fit, commit, status;
+} cols_t;
+
 int bench_kernels_main(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cinfer bench kernels: not implemented yet\n");
-    return CLI_USAGE;
+    int threads[MAX_THREADS] = {1, 2}, nthreads = 2, quick = 0, fmt = REP_MD;
+    double min_time = -1;
+    const char *out_path = NULL, *kernels = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return CLI_OK;
+        } else if (!strcmp(a, "--quick")) {
+            quick = 1;
+        } else if (!strcmp(a, "--threads")) {
+            if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+            if (cli_int_list(CMD, "--threads", v, 1, 256, threads, MAX_THREADS, &nthreads)) return CLI_USAGE;
+        } else if (!strcmp(a, "--kernels")) {
+            if (!(kernels = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--format")) {
+            if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+            if ((fmt = rep_format_parse(v)) < 0)
+                return cli_usage_error(CMD, "--format: '%s' is not md, csv or json", v);
+        } else if (!strcmp(a, "--min-time")) {
+            if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+            if (cli_double(CMD, "--min-time", v, 1e-4, 60, &min_time)) return CLI_USAGE;
+        } else if (!strcmp(a, "--out")) {
+            if (!(out_path = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        } else {
+            return cli_unknown(CMD, a);
+        }
+    }
+    if (min_time < 0) min_time = quick ? 0.02 : 0.1;
+
+    /* collect every family's cases, remembering which family each came from */
+    kb_case *cases = NULL;
+    int n = 0, cap = 0, *fam_of = NULL;
+    for (int f = 0; f < N_FAMILIES; f++) {
+        kb_family_fn fn = k_families[f].fn;
+        int before = n;
+        int *nf = NULL;
+        if (fn(quick, &cases, &n, &cap) || !(nf = realloc(fam_of, sizeof(int) * (n ? n : 1)))) {
+            fprintf(stderr, "cinfer %s: family '%s' failed to build its cases\n", CMD, k_families[f].name);
+            return CLI_FAIL;
+        }
+        fam_of = nf;
+        for (int i = before; i < n; i++) fam_of[i] = f;
+    }
+    /* --kernels: names of kernels or families; unknown names are usage errors */
+    char want[MAX_NAMES][32];
+    int nwant = 0;
+    if (kernels) {
+        for (const char *s = kernels; *s;) {
+            size_t k = strcspn(s, ",");
+            if (k == 0 || k >= 32 || nwant == MAX_NAMES)
+                return cli_usage_error(CMD, "--kernels: bad list '%s'", kernels);
+            memcpy(want[nwant], s, k);
+            want[nwant++][k] = 0;
+            s += k + (s[k] == ',');
+        }
+        for (int w = 0; w < nwant; w++) {
+            int ok = 0;
+            for (int i = 0; i < n && !ok; i++)
+                ok = !strcmp(cases[i].kernel, want[w]) || !strcmp(k_families[fam_of[i]].name, want[w]);
+            for (int f = 0; f < N_FAMILIES && !ok; f++) ok = !strcmp(k_families[f].name, want[w]);
+            if (!ok) {
+                fprintf(stderr, "cinfer %s: --kernels: unknown kernel '%s'; known:", CMD, want[w]);
+                char seen[MAX_NAMES][32];
+                int ns = 0;
+                for (int i = 0; i < n; i++)
+                    if (!name_in(cases[i].kernel, seen, ns) && ns < MAX_NAMES) {
+                        snprintf(seen[ns++], 32, "%s", cases[i].kernel);
+                        fprintf(stderr, " %s", cases[i].kernel);
+                    }
+                for (int f = 0; f < N_FAMILIES; f++)
+                    fprintf(stderr, "%s%s", f ? " " : " (families: ", k_families[f].name);
+                fprintf(stderr, ")\n");
+                for (int i = 0; i < n; i++)
+                    if (cases[i].free) cases[i].free(&cases[i]);
+                free(cases), free(fam_of);
+                return CLI_USAGE;
+            }
+        }
+    }
+    FILE *out = stdout;
+    if (out_path && !(out = fopen(out_path, "w"))) {
+        fprintf(stderr, "cinfer %s: cannot write '%s'\n", CMD, out_path);
+        for (int i = 0; i < n; i++)
+            if (cases[i].free) cases[i].free(&cases[i]);
+        free(cases), free(fam_of);
+        return CLI_FAIL;
+    }
+
+    char commit[64];
+    git_commit(commit, sizeof commit);
+    const cf_cpu_info *cpu = cf_cpu();
+    cf_roofline roof[MAX_THREADS];
+    for (int t = 0; t < nthreads; t++) {
+        cf_roofline_measure(threads[t], &roof[t]);
+        fprintf(stderr,
+                "limits @%d threads: DRAM read %.1f GB/s, FP32 %.1f GFLOP/s (%s), int8 %.1f GOP/s (%s)\n",
+                threads[t], roof[t].dram_gbs, roof[t].fp32_gflops, roof[t].fp32_kind, roof[t].int8_gops,
+                roof[t].int8_kind);
+    }
+
+    rep_table *tb = rep_new();
+    rep_meta(tb, "cpu", "%s, %d cores, L1d %zu KiB, L2 %zu KiB, L3 %zu MiB (%s)", cpu->name, cpu->n_cores,
+             cpu->l1d >> 10, cpu->l2 >> 10, cpu->l3 >> 20, cpu->cache_src);
+    rep_meta(tb, "isa", "%s (%s)", cf_isa_name(cf_isa_active()), cpu->active_src);
+    rep_meta(tb, "commit", "%s", commit);
+    double load = loadavg();
+    if (load >= 0) {
+        rep_meta(
+            tb, "load",
+            "%.2f (1-min load average before the run; timings are unreliable when other processes compete "
+            "for the %d cores)",
+            load, cpu->n_cores);
+        if (load > 0.5)
+            fprintf(stderr, "warning: load average %.2f: other processes compete for the cores\n", load);
+    }
+    for (int t = 0; t < nthreads; t++) {
+        char key[48];
+        snprintf(key, sizeof key, "limits at %d thread%s", threads[t], threads[t] > 1 ? "s" : "");
+        rep_meta(tb, key, "DRAM read %.1f GB/s, FP32 %.1f GFLOP/s, int8 %.1f GOP/s", roof[t].dram_gbs,
+                 roof[t].fp32_gflops, roof[t].int8_gops);
+    }
+    rep_meta(tb, "timing",
+             "min %.3g s per measurement; ns_call = slowest thread per call (median over batches), barrier "
+             "excluded; ns_min = fastest batch; ns_wall = median including the barrier; GB/s, GOP/s, %%limit "
+             "and speedup from ns_call",
+             min_time);
+    cols_t C = {
+        rep_col(tb, "kernel", REP_STR),  rep_col(tb, "size", REP_STR),    rep_col(tb, "type", REP_STR),
+        rep_col(tb, "isa", REP_STR),     rep_col(tb, "threads", REP_NUM), rep_col(tb, "mode", REP_STR),
+        rep_col(tb, "ns_call", REP_NUM), rep_col(tb, "ns_min", REP_NUM),  rep_col(tb, "ns_wall", REP_NUM),
+        rep_col(tb, "GB/s", REP_NUM),    rep_col(tb, "GOP/s", REP_NUM),   rep_col(tb, "limit", REP_STR),
+        rep_col(tb, "%limit", REP_NUM),  rep_col(tb, "speedup", REP_NUM), rep_col(tb, "threshold", REP_STR),
+        rep_col(tb, "split", REP_NUM),   rep_col(tb, "fits", REP_STR),    rep_col(tb, "commit", REP_STR),
+        rep_col(tb, "status", REP_STR)};
+
+    int n_run = 0, n_fail = 0, n_slower = 0, n_slower_min = 0, n_meas = 0;
+    char slower[512] = "";
+    double t_start = cf_now_s();
+    for (int i = 0; i < n; i++) {
+        kb_case *c = &cases[i];
+        int sel = !nwant;
+        for (int w = 0; w < nwant && !sel; w++)
+            sel = !strcmp(c->kernel, want[w]) || !strcmp(k_families[fam_of[i]].name, want[w]);
+        if (!sel) {
+            if (c->free) c->free(c);
+            continue;
+        }
+        n_run++;
+        fprintf(stderr, "[%d/%d] %s %s %s ...\n", i + 1, n, c->kernel, c->size, c->type);
+        char msg[256] = "";
+        int bad = c->verify ? c->verify(c, msg, sizeof msg) : 0;
+        const char *isa = cf_isa_name(cf_isa_active());
+        int tidx = c->thresh ? cf_tuning_find(c->thresh) : -1;
+        long thv = tidx >= 0 ? cf_tuning_value(cf_tuning_get(), tidx) : 0;
+        if (bad) {
+            n_fail++;
+            rep_row(tb);
+            rep_str(tb, C.k, "%s", c->kernel), rep_str(tb, C.sz, "%s", c->size),
+                rep_str(tb, C.ty, "%s", c->type);
+            rep_str(tb, C.isa, "%s", isa), rep_str(tb, C.commit, "%s", commit);
+            rep_str(tb, C.status, "FAIL: %s", msg);
+            fprintf(stderr, "  verification FAILED: %s (not timed)\n", msg);
+            if (c->free) c->free(c);
+            continue;
+        }
+        double base = -1, base_min = -1;
+        for (int t = 0; t < nthreads; t++) {
+            int T = threads[t];
+            for (int mode = 0; mode < (T > 1 ? 3 : 1); mode++) {
+                double wall = 0;
+                int ns = 0;
+                double best = 0;
+                double ns_call = kb_time_case(c, T, mode, min_time, &best, &wall, &ns);
+                n_meas++;
+                if (T == 1 && mode == 0) base = ns_call, base_min = best;
+                double gbs = c->bytes / ns_call, gops = c->ops / ns_call;
+                double lim = c->limit == KB_LIMIT_BW     ? roof[t].dram_gbs
+                             : c->limit == KB_LIMIT_FP32 ? roof[t].fp32_gflops
+                                                         : roof[t].int8_gops;
+                double val = c->limit == KB_LIMIT_BW ? gbs : gops;
+                int split = mode == 1 ? 1 : mode == 2 ? T : cf_split_nthreads(c->work, thv, T);
+                rep_row(tb);
+                rep_str(tb, C.k, "%s", c->kernel), rep_str(tb, C.sz, "%s", c->size),
+                    rep_str(tb, C.ty, "%s", c->type);
+                rep_str(tb, C.isa, "%s", isa);
+                rep_num(tb, C.th, T, 0);
+                rep_str(tb, C.mode, "%s", mode == 0 ? "auto" : mode == 1 ? "serial" : "parallel");
+                rep_num(tb, C.ns, ns_call, 0), rep_num(tb, C.nsmin, best, 0), rep_num(tb, C.wall, wall, 0);
+                if (c->bytes > 0) rep_num(tb, C.gbs, gbs, 2);
+                if (c->ops > 0) rep_num(tb, C.gops, gops, 2);
+                rep_str(tb, C.lim, "%s",
+                        c->limit == KB_LIMIT_BW     ? "dram"
+                        : c->limit == KB_LIMIT_FP32 ? "fp32"
+                                                    : "int8");
+                if (lim > 0) rep_num(tb, C.pct, 100.0 * val / lim, 1);
+                if (base > 0) rep_num(tb, C.spd, base / ns_call, 2);
+                if (tidx >= 0) rep_str(tb, C.thr, "%s=%ld", c->thresh, thv);
+                rep_num(tb, C.split, split, 0);
+                rep_str(tb, C.fit, "%s", fits(c->bytes));
+                rep_str(tb, C.commit, "%s", commit);
+                rep_str(tb, C.status, "ok");
+                if (T > 1 && mode == 0 && base_min > 0 && best > base_min * (1 + SLOWER_TOL)) n_slower_min++;
+                if (T > 1 && mode == 0 && base > 0 && ns_call > base * (1 + SLOWER_TOL)) {
+                    n_slower++;
+                    size_t l = strlen(slower);
+                    if (l + 80 < sizeof slower)
+                        snprintf(slower + l, sizeof slower - l, "%s%s %s @%d (%.2fx)", l ? "; " : "",
+                                 c->kernel, c->size, T, base / ns_call);
+                }
+                fprintf(stderr, "  %2d thr %-8s %12.0f ns  %8.2f %s  %5.1f%% of limit\n", T,
+                        mode == 0   ? "auto"
+                        : mode == 1 ? "serial"
+                                    : "parallel",
+                        ns_call, val, c->limit == KB_LIMIT_BW ? "GB/s" : "GOP/s",
+                        lim > 0 ? 100 * val / lim : 0);
+            }
+        }
+        if (c->free) c->free(c);
+    }
+    rep_meta(tb, "summary", "%d cases, %d failed verification, %d measurements in %.1f s", n_run, n_fail,
+             n_meas, cf_now_s() - t_start);
+    rep_meta(tb, "slower than 1 thread (auto, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "", slower);
+    rep_meta(tb, "slower than 1 thread by ns_min (auto, >5%)", "%d", n_slower_min);
+    free(cases), free(fam_of);
+    int rc = rep_write(tb, out, (rep_format)fmt);
+    rep_free(tb);
+    if (out != stdout && fclose(out)) rc = -1;
+    if (rc) {
+        fprintf(stderr, "cinfer %s: error writing the report\n", CMD);
+        return CLI_FAIL;
+    }
+    return n_fail ? CLI_FAIL : CLI_OK;
 }

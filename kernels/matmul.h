@@ -8,13 +8,49 @@
  * Integer paths first quantize X to an 8-bit activation format chosen by the weight type
  * (cf_act_kind); weights that share a kind can share one quantized X (e.g. Q, K, V projections).
  *
- * Threading: call from every thread of a team (cf_par).  Activation quantization splits rows;
- * the product splits N in granules of tile_mm_nc.  No barrier at the end: the caller barriers
- * before reading Y.
+ * Threading: call from every thread of a team (cf_par).  Activation quantization splits rows on
+ * thresh_quant_act (elements); the product splits on thresh_matmul (multiply-accumulates) over N
+ * in granules of tile_mm_nc weight rows, or over whole activation row groups when N has too few
+ * granules to balance the team.  No barrier at the end: the caller barriers before reading Y.
+ *
+ * Paths (SIMD levels; tile sizes from cf_tuning_get()):
+ *   M <  tile_mm_gemm_m: row kernels: 8 (activation row, weight row) pairs per register tile,
+ *                        each block's integer dot products reduced horizontally; decode (M = 1)
+ *                        streams the weights once with software prefetch of the next tile.
+ *   M >= tile_mm_gemm_m: GEMM over activations interleaved in groups of 8 (AVX2) or 16 (AVX-512)
+ *                        rows (one vector lane per row), weights unpacked once per cache block of
+ *                        tile_mm_mc rows into an L1 panel, register tile 2 groups x tile_mm_nr
+ *                        weight rows (kernels/mm_group.h).
+ *   F32/F16/BF16 weights: f32 dot products in tiles of tile_mm_mr x 3 (or x 4) outputs.
+ *
+ * Preconditions (asserted): W->k == K of the activations, K a multiple of the weight block,
+ * W->row_bytes == cf_row_bytes(W->type, W->k), M <= the M the activations were quantized for,
+ * a weight type the kernels support (cf_dtype_get(type)->compute).
  *
  * Invariance (tested): Y[m][n] is computed by the same sequence of floating-point operations
  * whatever M, m's position in the batch, the tiling and the thread count, so a row's result is
- * bitwise identical whether it is computed alone or in a batch. */
+ * bitwise identical whether it is computed alone or in a batch.  Work is split over N (or over
+ * whole groups of M), never over K.  The canonical order, per output y = Y[m][n]:
+ *
+ *   Activation formats (the 8-bit ones are private; see kernels/mm_priv.h):
+ *     F32, F16, BF16 weights -> CF_ACT_F32  (X copied, f32)
+ *     Q8_0, Q4_0 weights     -> CF_ACT_Q8_0 (blocks of 32: int8 q, f32 d = amax/127, 8*sum(q))
+ *     Q4_K, Q6_K weights     -> CF_ACT_Q8_K (blocks of 256: int8 q, f32 d = amax/127, sums of 16)
+ *   Integer block sums are exact (any order inside a block):
+ *     Q8_0: i_b = sum q_w*q_x            Q4_0: i_b = sum nib*q_x - 8*sum q_x
+ *     Q4_K: i1_b = sum_j sc_j*sum(nib*q_x), i2_b = sum_j m_j*sum(q_x)   (j: 32-element sub-blocks)
+ *     Q6_K: i_b = sum_j sc_j*(sum(q6*q_x) - 32*sum(q_x))                  (j: 16-element sub-blocks)
+ *   Float accumulation (every ISA level, blocks b in increasing K, acc = +0, fma = fused):
+ *     Q8_0/Q4_0: acc = fma(dx_b*dw_b, (float)i_b, acc)
+ *     Q4_K:      acc = fma(dx_b*d_b, (float)i1_b, acc); acc = fma(-(dx_b*dmin_b), (float)i2_b, acc)
+ *     Q6_K:      acc = fma(dx_b*d_b, (float)i_b, acc)
+ *     y = acc.  The ref level computes exactly this too, so every level's integer path gives the
+ *     same bits as the ref level (tested).
+ *   F32/F16/BF16 (weights converted exactly to f32):
+ *     ref level: acc = +0; for k: acc = acc + x_k*w_k (separate roundings); y = acc.
+ *     AVX2/AVX-512 levels: 8 lane accumulators, lane l = fma over k = 8c+l for c = 0..K/8-1 in
+ *     order; then s = (l0+l4, l1+l5, l2+l6, l3+l7), t = (s0+s2, s1+s3), y = t0+t1; then for the
+ *     K%8 tail k in order: y = fma(x_k, w_k, y). */
 #ifndef CF_MATMUL_H
 #define CF_MATMUL_H
 #include <stddef.h>

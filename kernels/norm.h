@@ -1,7 +1,10 @@
 /* RMSNorm and per-head Q/K norm.  Rows split across the team (threshold thresh_rmsnorm /
  * thresh_qknorm, in elements); no barrier at the end.  Each row is computed identically
  * whatever the number of rows (batch invariance).
- *   y[r][i] = x[r][i] / sqrt(mean_i(x[r]^2) + eps) * w[i]      (w may be NULL: no weight) */
+ *   y[r][i] = x[r][i] / sqrt(mean_i(x[r]^2) + eps) * w[i]      (w may be NULL: no weight)
+ * Computed as (x * s) * w with s = 1/sqrt(sum_sq/n + eps) in float.  An output larger than the L3
+ * (and not aliasing the input) is written with non-temporal stores: same values, no read of y.
+ * Preconditions (asserted): rows >= 0, n > 0 (head_dim > 0, ld >= n_heads * head_dim), eps >= 0. */
 #ifndef CF_NORM_H
 #define CF_NORM_H
 #include <stdint.h>

@@ -22,15 +22,20 @@
     X(thresh_quant_act, "activation quantization: elements (M x K)", 16384, 65536, 65536, 65536)   \
     X(thresh_attn, "attention: multiply-accumulates (queries x kv x head_dim x 2)", 32768, 65536, \
       65536, 65536)                                                                               \
-    X(thresh_softmax, "softmax: elements", 16384, 65536, 65536, 65536)                             \
-    X(thresh_swiglu, "swiglu/gelu: elements", 16384, 65536, 65536, 65536)                          \
+    X(thresh_softmax, "softmax: elements", 16384, 16384, 16384, 16384)                             \
+    X(thresh_swiglu, "swiglu/gelu: elements", 16384, 16384, 16384, 16384)                          \
     X(thresh_vec, "vector add/scale: elements", 32768, 131072, 131072, 131072)                     \
     X(thresh_embed, "embedding lookup: elements (tokens x dim)", 16384, 65536, 65536, 65536)       \
-    X(tile_mm_mr, "matmul: activation rows per register tile", 1, 4, 4, 4)                         \
-    X(tile_mm_nr, "matmul: weight rows per register tile", 1, 4, 4, 4)                             \
+    X(tile_mm_mr, "matmul: activation rows per register tile (f32/f16/bf16 weights, 1..4)", 1, 4, \
+      4, 4)                                                                                       \
+    X(tile_mm_nr, "matmul: weight rows per register tile (8-bit GEMM, 1..4)", 1, 3, 4, 4)          \
     X(tile_mm_nc, "matmul: weight rows per thread task (granule)", 16, 64, 64, 64)                 \
     X(tile_mm_mc, "matmul: activation rows per cache block", 64, 64, 64, 64)                       \
-    X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)
+    X(tile_mm_gemm_m, "matmul: activation rows from which 8-bit GEMM (row groups) is used", 1, 5, \
+      8, 8)                                                                                       \
+    X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)         \
+    X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 8, \
+      8)
 
 typedef enum { CF_TSRC_DEFAULT = 0, CF_TSRC_FILE = 1, CF_TSRC_ENV = 2, CF_TSRC_SET = 3 } cf_tsrc;
 

@@ -1,0 +1,68 @@
+/* Activation buffer layout (see mm_priv.h) and the matmul work split, shared by every ISA. */
+#include <assert.h>
+
+#include "kernels/mm_priv.h"
+#include "kernels/tuning.h"
+
+static int64_t align64(int64_t v) { return (v + 63) & ~(int64_t)63; }
+
+size_t cf_act_layout(cf_act_hdr *h, cf_act_kind kind, int layout, int group, int64_t M, int64_t K) {
+    int blk = kind == CF_ACT_Q8_0 ? 32 : kind == CF_ACT_Q8_K ? 256 : 1;
+    assert(M >= 0 && K >= 0 && K % blk == 0);
+    if (kind == CF_ACT_F32) layout = CF_LAYOUT_ROW;
+    if (layout != CF_LAYOUT_GROUP) group = 0;
+    assert(layout != CF_LAYOUT_GROUP || group > 0);
+    h->magic = CF_ACT_MAGIC;
+    h->kind = kind;
+    h->layout = layout;
+    h->group = group;
+    h->blk = blk;
+    h->M = M;
+    h->K = K;
+    h->Mp = group > 0 ? (M + group - 1) / group * group : M;
+    h->nb = K / blk;
+    int64_t blocks = h->Mp * h->nb;
+    int64_t a_bytes, b_bytes, c_bytes;
+    if (kind == CF_ACT_F32) {
+        a_bytes = M * K * (int64_t)sizeof(float);
+        b_bytes = c_bytes = 0;
+    } else {
+        a_bytes = blocks * blk;
+        b_bytes = blocks * (int64_t)sizeof(float);
+        c_bytes = kind == CF_ACT_Q8_0 ? blocks * 4 : blocks * 16 * 2;
+    }
+    h->off_b = CF_ACT_HDR + align64(a_bytes);
+    h->off_c = h->off_b + align64(b_bytes);
+    h->bytes = h->off_c + align64(c_bytes);
+    return (size_t)h->bytes;
+}
+
+/* Tasks: N in granules of tile_mm_nc rows (rounded to whole tiles of nr), or M in whole groups.
+ * Splitting M is chosen when N has too few granules to balance the team while M has enough
+ * groups; both keep every output element's arithmetic unchanged (no split over K). */
+void cf_mm_split(const cf_par *p, int64_t M, int64_t N, int64_t K, int nr, int mg, int64_t *m0,
+                 int64_t *m1, int64_t *n0, int64_t *n1) {
+    const cf_tuning *t = cf_tuning_get();
+    long gran = t->tile_mm_nc > 0 ? t->tile_mm_nc : 1;
+    gran = (gran + nr - 1) / nr * nr;
+    int used = cf_split_nthreads((long)(M * N * K), t->thresh_matmul, p->nth);
+    long lo, hi;
+    long nchunks = (long)((N + gran - 1) / gran), mgroups = mg > 0 ? (long)((M + mg - 1) / mg) : 0;
+    /* imbalance of each choice: largest share / ideal share */
+    double imb_n = (double)((nchunks + used - 1) / used) * used / (double)(nchunks ? nchunks : 1);
+    double imb_m = (double)((mgroups + used - 1) / used) * used / (double)(mgroups ? mgroups : 1);
+    if (used > 1 && mg > 0 && imb_m < imb_n && mgroups >= used) {
+        cf_split(p, mgroups, (long)(mg * N * K), t->thresh_matmul, 1, &lo, &hi);
+        *m0 = lo * mg < M ? lo * mg : M;
+        *m1 = hi * mg < M ? hi * mg : M;
+        *n0 = 0;
+        *n1 = N;
+        if (*m0 >= *m1) *n0 = *n1 = N;
+        return;
+    }
+    cf_split(p, (long)N, (long)(M * K), t->thresh_matmul, gran, &lo, &hi);
+    *n0 = lo;
+    *n1 = hi;
+    *m0 = 0;
+    *m1 = M;
+}
