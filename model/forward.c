@@ -54,10 +54,20 @@ typedef struct {
 } fwd_state;
 
 /* ---- profiling (diagnostics only: thread 0's wall time per step) ---- */
-static int64_t g_prof[CF_PROF_COUNT], g_prof_n;
+static int64_t g_prof[CF_PROF_COUNT], g_prof_n, g_prof_tok, g_prof_out, g_prof_kv, g_prof_wall;
 static int g_prof_on = -1;
 static const char *k_prof_names[CF_PROF_COUNT] = {"embed+norm", "qkv", "rope+kv", "attention", "wo",
-                                                  "norm", "ffn_up", "swiglu", "ffn_down", "output"};
+                                                  "norm", "ffn_up", "swiglu", "ffn_down", "output", "barrier"};
+void cf_forward_prof_read(cf_fwd_prof *o) {
+    memcpy(o->ns, g_prof, sizeof g_prof);
+    o->n_forward = g_prof_n, o->tokens = g_prof_tok, o->out_rows = g_prof_out;
+    o->kv_attended = g_prof_kv, o->wall_ns = g_prof_wall;
+}
+void cf_forward_prof_enable(int on) {
+    memset(g_prof, 0, sizeof g_prof);
+    g_prof_n = g_prof_tok = g_prof_out = g_prof_kv = g_prof_wall = 0;
+    g_prof_on = on;
+}
 const char *cf_prof_name(int step) { return step >= 0 && step < CF_PROF_COUNT ? k_prof_names[step] : "?"; }
 void cf_forward_profile(int64_t ns[CF_PROF_COUNT], int64_t *n_forward) {
     memcpy(ns, g_prof, sizeof g_prof);
@@ -76,10 +86,11 @@ static inline void tick_step(tick *t, int step) {
     t->t = now;
 }
 
-/* Barrier, then charge the time since the last mark to `step` (thread 0). */
+/* Charge the time since the last mark to `step`, then the barrier wait to CF_PROF_BARRIER (thread 0). */
 static inline void step_end(tick *t, int step) {
-    cf_barrier(t->p);
     tick_step(t, step);
+    cf_barrier(t->p);
+    tick_step(t, CF_PROF_BARRIER);
 }
 
 /* This thread's rows of the batch for a row step costing `cost` elements per row; returns how
@@ -262,13 +273,19 @@ static void fwd_thread(const cf_par *p, void *arg) {
         if (S->prof) {
             /* the whole team waits so the output time is measured, not just thread 0's share
              * (every thread must take this barrier, not only the one that keeps time) */
-            cf_barrier(p);
             tick_step(&tk, CF_PROF_OUTPUT);
+            cf_barrier(p);
+            tick_step(&tk, CF_PROF_BARRIER);
         }
     }
 }
 
 int cf_forward(cf_context *c, const cf_batch *b, float *logits, cf_err *err) {
+    if (g_prof_on < 0) {
+        const char *e = getenv("CINFER_PROFILE");
+        g_prof_on = e && *e && strcmp(e, "0") != 0;
+    }
+    int64_t t_enter = g_prof_on > 0 ? cf_now_ns() : 0;
     fwd_state S;
     memset(&S, 0, sizeof S);
     int rc = cf_fwd_plan(c, b, &S.n_groups, &S.n_out, err);
@@ -290,14 +307,14 @@ int cf_forward(cf_context *c, const cf_batch *b, float *logits, cf_err *err) {
     S.ash.ldo = c->q_dim;
     S.ash.scale = 1.0f / sqrtf((float)m->hp.head_dim);
     S.tun = cf_tuning_get();
-    if (g_prof_on < 0) {
-        const char *e = getenv("CINFER_PROFILE");
-        g_prof_on = e && *e && strcmp(e, "0") != 0;
-    }
     S.prof = g_prof_on;
     int nth = c->p.n_threads > 0 ? c->p.n_threads : cf_default_threads();
     cf_parallel_run(cf_fwd_team(c, b, S.n_groups, S.n_out, S.tun, nth), fwd_thread, &S);
-    if (S.prof) g_prof_n++;
     for (int g = 0; g < S.n_groups; g++) c->kv.len[c->grp_seq[g]] = b->pos[c->grp_row0[g] + c->grp_n[g] - 1] + 1;
+    if (S.prof) {
+        g_prof_n++, g_prof_tok += b->n, g_prof_out += S.n_out;
+        for (int i = 0; i < b->n; i++) g_prof_kv += (int64_t)b->pos[i] + 1;
+        if (t_enter) g_prof_wall += cf_now_ns() - t_enter;
+    }
     return 0;
 }

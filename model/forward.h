@@ -22,9 +22,23 @@ int cf_forward(cf_context *c, const cf_batch *b, float *logits, cf_err *err);
 /* Per-step time accumulated by cf_forward when CINFER_PROFILE is set (thread 0's view, ns). */
 typedef enum {
     CF_PROF_EMBED, CF_PROF_QKV, CF_PROF_ROPE, CF_PROF_ATTN, CF_PROF_WO, CF_PROF_NORM, CF_PROF_FFN_UP,
-    CF_PROF_SWIGLU, CF_PROF_FFN_DOWN, CF_PROF_OUTPUT, CF_PROF_COUNT
+    CF_PROF_SWIGLU, CF_PROF_FFN_DOWN, CF_PROF_OUTPUT,
+    CF_PROF_BARRIER, /* thread 0 waiting at the barrier that ends each step */
+    CF_PROF_COUNT
 } cf_prof_step;
 void cf_forward_profile(int64_t ns[CF_PROF_COUNT], int64_t *n_forward);
 const char *cf_prof_name(int step);
+/* Everything the profile accumulates (model/profile.h turns it into a report). */
+typedef struct {
+    int64_t ns[CF_PROF_COUNT]; /* thread 0's time per step, barrier waits in CF_PROF_BARRIER */
+    int64_t n_forward;         /* profiled cf_forward calls */
+    int64_t tokens;            /* batch tokens */
+    int64_t out_rows;          /* logits rows */
+    int64_t kv_attended;       /* sum over tokens of the positions each attends (pos + 1) */
+    int64_t wall_ns;           /* wall time inside cf_forward (incl. team start/join, checks) */
+} cf_fwd_prof;
+void cf_forward_prof_read(cf_fwd_prof *out);
+/* Turns profiling on/off (default: from CINFER_PROFILE) and zeroes the counters. */
+void cf_forward_prof_enable(int on);
 
 #endif
