@@ -1,9 +1,14 @@
-/* cinfer run: generate a continuation of a prompt, streamed to stdout.
+/* cinfer run: generate a continuation of a prompt, streamed to stdout, through the engine
+ * (model/engine.h).
  *
  *   cinfer run -m MODEL (-p PROMPT | -f FILE) [-n N] [-t THREADS] [--ctx N] [--seed S] [--temp T]
  *              [--top-k K] [--top-p P] [--min-p P] [--kv-type f16|f32]
+ *              [--json-schema FILE | --grammar FILE] [--lenient] [--parallel N]
  *
- * stderr gets the model summary, memory, load time and prompt / generation tokens per second. */
+ * --parallel N decodes N copies of the prompt together with seeds S..S+N-1 and prints each at the
+ * end (N = 1 streams).  stderr gets the model summary, memory, load time, prompt / generation
+ * tokens per second, the sampling cost, why each sequence stopped and, with a constraint, whether
+ * the output validates. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,21 +21,24 @@
 #include "model/batch.h"
 #include "model/context.h"
 #include "model/forward.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "sampler/sampler.h"
 #include "tools/cli.h"
+#include "tools/constrain.h"
 
 #define RUN_BATCH 512        /* prompt tokens per forward pass */
 #define DEFAULT_N 128
 #define MAX_PROMPT_BYTES (64u << 20)
+#define MAX_PARALLEL 256
 
 static const char *k_cmd = "run";
 
 typedef struct {
-    const char *model, *prompt, *file;
+    const char *model, *prompt, *file, *schema, *grammar;
     long n;
-    int nth, kv_type, top_k;
+    int nth, kv_type, top_k, lenient, strict, max_ws, parallel;
     long ctx;
     unsigned long long seed;
     double temp, top_p, min_p;
@@ -47,7 +55,13 @@ static void usage(FILE *f) {
             "  --top-k K       keep the K most likely tokens (0 = off)\n"
             "  --top-p P       nucleus sampling (1 = off)\n"
             "  --min-p P       drop tokens below P x the top probability (0 = off)\n"
-            "  --kv-type T     KV cache type: f16 (default) or f32\n",
+            "  --kv-type T     KV cache type: f16 (default) or f32\n"
+            "  --json-schema F constrain the output to the JSON Schema in file F\n"
+            "  --grammar F     constrain the output to the GBNF grammar in file F\n"
+            "  --lenient       drop schema keywords that cannot be enforced (with a warning)\n"
+            "  --strict        additionalProperties defaults to false where properties are given\n"
+            "  --max-ws N      whitespace bytes allowed between JSON tokens (default 16)\n"
+            "  --parallel N    decode N copies of the prompt, seeds S..S+N-1, printed in turn\n",
             DEFAULT_N);
 }
 
@@ -56,6 +70,8 @@ static int parse(int argc, char **argv, run_opts *o) {
     o->n = DEFAULT_N;
     o->kv_type = CF_T_F16;
     o->top_p = 1.0;
+    o->parallel = 1;
+    o->max_ws = 16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         long lv;
@@ -90,6 +106,19 @@ static int parse(int argc, char **argv, run_opts *o) {
             if (!strcmp(v, "f16")) o->kv_type = CF_T_F16;
             else if (!strcmp(v, "f32")) o->kv_type = CF_T_F32;
             else return cli_usage_error(k_cmd, "--kv-type: '%s' is not f16 or f32", v);
+        } else if (!strcmp(a, "--json-schema")) {
+            if (!(o->schema = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--grammar")) {
+            if (!(o->grammar = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--lenient")) {
+            o->lenient = 1;
+        } else if (!strcmp(a, "--strict")) {
+            o->strict = 1;
+        } else if (!strcmp(a, "--max-ws")) {
+            if (!(v = cli_value(k_cmd, argc, argv, &i)) || cli_int(k_cmd, a, v, 0, 1 << 20, &o->max_ws)) return CLI_USAGE;
+        } else if (!strcmp(a, "--parallel")) {
+            if (!(v = cli_value(k_cmd, argc, argv, &i)) || cli_int(k_cmd, a, v, 1, MAX_PARALLEL, &o->parallel))
+                return CLI_USAGE;
         } else {
             return cli_unknown(k_cmd, a);
         }
@@ -97,6 +126,7 @@ static int parse(int argc, char **argv, run_opts *o) {
     if (!o->model) return cli_usage_error(k_cmd, "-m MODEL is required (see cinfer run --help)");
     if (!o->prompt && !o->file) return cli_usage_error(k_cmd, "a prompt is required: -p TEXT or -f FILE");
     if (o->prompt && o->file) return cli_usage_error(k_cmd, "-p and -f are exclusive");
+    if (o->schema && o->grammar) return cli_usage_error(k_cmd, "--json-schema and --grammar are exclusive");
     return 0;
 }
 
@@ -132,12 +162,56 @@ static char *read_prompt_file(const char *path, size_t *len) {
     return s;
 }
 
+/* per-sequence results kept for printing (--parallel > 1) and the summary */
+typedef struct {
+    char *text;
+    size_t len;
+    int n_tok;
+    cf_finish fin;
+    int complete;
+    char detail[128];
+} run_seq;
+
+typedef struct {
+    run_seq *seq;
+    int stream;
+} run_state;
+
+static void on_text(void *ctx, int64_t id, void *user, const char *s, size_t n) {
+    run_state *st = ctx;
+    if (!st->stream) return;
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+}
+
+static void on_done(void *ctx, const cf_gen_result *r) {
+    run_state *st = ctx;
+    run_seq *q = &st->seq[(intptr_t)r->user];
+    q->text = malloc(r->text_len + 1);
+    if (q->text) {
+        memcpy(q->text, r->text, r->text_len + 1);
+        q->len = r->text_len;
+    }
+    q->n_tok = r->n_tok;
+    q->fin = r->finish;
+    q->complete = r->complete;
+    snprintf(q->detail, sizeof q->detail, "%s", r->detail);
+}
+
+static void print_stop(const run_seq *q, int constrained) {
+    fprintf(stderr, "stop: %s", cf_finish_name(q->fin));
+    if (q->detail[0]) fprintf(stderr, " (%s)", q->detail);
+    if (constrained && !q->complete) fprintf(stderr, " (mid-document: the output is not a complete document)");
+    fputc('\n', stderr);
+}
+
 int cmd_run(int argc, char **argv) {
     run_opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
     if (cli_init_runtime(k_cmd)) return CLI_USAGE;
     int nth = o.nth > 0 ? o.nth : cf_default_threads();
+    int npar = o.parallel;
     size_t plen = 0;
     char *ptext = NULL;
     if (o.file) {
@@ -169,10 +243,12 @@ int cmd_run(int argc, char **argv) {
         n_prompt = cf_tok_encode(tok, prompt, plen, -1, ids, n_prompt, &e);
     }
     cf_context c;
-    cf_batch b = {0};
-    float *logits = NULL;
-    cf_sampler *smp = NULL;
+    cf_engine *eng = NULL;
+    cf_cons_vocab *cv = NULL;
+    cli_schema sch;
+    run_seq *seqs = calloc((size_t)npar, sizeof *seqs);
     memset(&c, 0, sizeof c);
+    memset(&sch, 0, sizeof sch);
     rc = CLI_USAGE;
     if (n_prompt < 0) {
         cli_usage_error(k_cmd, "tokenizing the prompt: %s", e.msg);
@@ -182,9 +258,32 @@ int cmd_run(int argc, char **argv) {
         cli_usage_error(k_cmd, "the prompt has no tokens");
         goto out;
     }
+    const char *cfile = o.schema ? o.schema : o.grammar;
+    double t_cons = cf_now_s();
+    if (cfile) {
+        if (cf_cons_vocab_new(&cv, tok, &e)) {
+            fprintf(stderr, "cinfer run: vocabulary for the constraint: %s\n", e.msg);
+            rc = CLI_FAIL;
+            goto out;
+        }
+        cf_schema_opts so;
+        cf_schema_opts_default(&so);
+        so.lenient = o.lenient;
+        so.strict = o.strict;
+        so.max_ws = o.max_ws;
+        if (cli_schema_load_file(&sch, cfile, o.grammar != NULL, &so, cv, &e)) {
+            cli_usage_error(k_cmd, "%s", e.msg);
+            goto out;
+        }
+        if (sch.warnings) fprintf(stderr, "cinfer run: warnings (--lenient):\n%s\n", sch.warnings);
+    }
+    t_cons = cf_now_s() - t_cons;
     cf_ctx_params cp = cf_ctx_default();
     cp.n_ctx = o.ctx;
-    cp.n_batch = n_prompt < RUN_BATCH ? n_prompt : RUN_BATCH;
+    cp.n_seq = npar;
+    long want = (long)n_prompt * npar;
+    cp.n_batch = want < RUN_BATCH ? (int)want : RUN_BATCH;
+    if (cp.n_batch < npar) cp.n_batch = npar;
     cp.n_threads = nth;
     cp.kv_type = o.kv_type;
     if (cf_context_init(&c, &m, &cp, &e)) {
@@ -203,86 +302,77 @@ int cmd_run(int argc, char **argv) {
             hp->n_head_kv, hp->head_dim, hp->n_ff, hp->n_vocab);
     cf_context_print_mem(&c, stderr);
     fprintf(stderr, "load: %.1f ms; threads %d, ISA %s\n", t_load * 1e3, nth, cf_isa_name(cf_isa_active()));
-    cf_sampler_params sp = cf_sampler_defaults();
-    sp.temperature = (float)o.temp;
-    sp.top_k = o.top_k;
-    sp.top_p = (float)o.top_p;
-    sp.min_p = (float)o.min_p;
-    sp.seed = o.seed;
-    if (cf_sampler_new(&sp, hp->n_vocab, &smp, &e)) {
-        cli_usage_error(k_cmd, "sampler: %s", e.msg);
-        goto out;
-    }
-    rc = CLI_FAIL;
-    if (cf_batch_init(&b, cp.n_batch, &e) || !(logits = malloc((size_t)hp->n_vocab * sizeof *logits))) {
-        fprintf(stderr, "cinfer run: out of memory\n");
-        goto out;
-    }
+    if (cfile) fprintf(stderr, "constraint: %s compiled in %.1f ms\n", cfile, t_cons * 1e3);
 
-    /* prompt, in chunks of n_batch; the last token asks for logits */
+    run_state st = {seqs, npar == 1};
+    cf_engine_cb cb = {&st, on_text, on_done, NULL};
+    if (cf_engine_new(&eng, &c, tok, &cb, &e)) {
+        fprintf(stderr, "cinfer run: %s\n", e.msg);
+        rc = CLI_FAIL;
+        goto out;
+    }
+    for (int i = 0; i < npar; i++) {
+        cf_gen_req r = {0};
+        r.prompt = ids;
+        r.n_prompt = n_prompt;
+        r.sp = cf_sampler_defaults();
+        r.sp.temperature = (float)o.temp;
+        r.sp.top_k = o.top_k;
+        r.sp.top_p = (float)o.top_p;
+        r.sp.min_p = (float)o.min_p;
+        r.sp.seed = o.seed + (unsigned long long)i;
+        r.cons = sch.cons;
+        r.max_tokens = o.n > INT32_MAX ? INT32_MAX : (int)o.n;
+        r.user = (void *)(intptr_t)i;
+        if (cf_engine_submit(eng, &r, &e) < 0) {
+            cli_usage_error(k_cmd, "%s", e.msg);
+            goto out;
+        }
+    }
     double t0 = cf_now_s();
-    for (int p0 = 0; p0 < n_prompt;) {
-        cf_batch_clear(&b);
-        int k = cf_batch_add_seq(&b, ids + p0, n_prompt - p0, p0, 0, 1);
-        if (cf_forward(&c, &b, logits, &e)) {
-            fprintf(stderr, "cinfer run: %s\n", e.msg);
-            goto out;
-        }
-        p0 += k;
+    if (cf_engine_run(eng, &e)) {
+        fprintf(stderr, "\ncinfer run: %s\n", e.msg);
+        rc = CLI_FAIL;
+        goto out;
     }
-    double t_prompt = cf_now_s() - t0;
-
-    /* generation: sample, stream, feed back */
-    cf_detok dt;
-    cf_detok_init_mid(&dt, tok);
-    size_t cap = cf_detok_max_out(tok) + 8;
-    char *text = malloc(cap);
-    long n_gen = 0, n_eval = 0;
-    int64_t pos = n_prompt;
-    const char *stop = "length";
-    double t1 = cf_now_s();
-    while (n_gen < o.n) {
-        int32_t t = cf_sampler_sample(smp, logits, hp->n_vocab, NULL);
-        if (t < 0) {
-            stop = "no token allowed";
-            break;
+    double t_all = cf_now_s() - t0;
+    cf_engine_stats es;
+    cf_engine_get_stats(eng, &es);
+    long n_gen = 0;
+    for (int i = 0; i < npar; i++) n_gen += seqs[i].n_tok;
+    if (npar == 1) {
+        fputc('\n', stdout);
+    } else {
+        for (int i = 0; i < npar; i++) {
+            printf("--- [%d] seed %llu, %d tokens, %s\n", i, o.seed + (unsigned long long)i, seqs[i].n_tok,
+                   cf_finish_name(seqs[i].fin));
+            if (seqs[i].text) fwrite(seqs[i].text, 1, seqs[i].len, stdout);
+            fputc('\n', stdout);
         }
-        cf_sampler_accept(smp, t);
-        if (cf_tok_is_eog(tok, t)) {
-            stop = "end of text";
-            break;
-        }
-        n_gen++;
-        size_t nb = cf_detok_push(&dt, t, text, cap);
-        if (nb) {
-            fwrite(text, 1, nb, stdout);
-            fflush(stdout);
-        }
-        if (n_gen == o.n) break;
-        if (pos >= c.kv.n_ctx) {
-            stop = "context full";
-            break;
-        }
-        cf_batch_clear(&b);
-        cf_batch_add(&b, t, (int32_t)pos, 0, 1);
-        if (cf_forward(&c, &b, logits, &e)) {
-            fprintf(stderr, "\ncinfer run: %s\n", e.msg);
-            free(text);
-            goto out;
-        }
-        pos++;
-        n_eval++;
     }
-    double t_gen = cf_now_s() - t1;
-    size_t nb = cf_detok_flush(&dt, text, cap);
-    if (nb) fwrite(text, 1, nb, stdout);
-    fputc('\n', stdout);
     fflush(stdout);
-    free(text);
-    fprintf(stderr, "prompt: %d tokens in %.1f ms, %.1f tokens/s\n", n_prompt, t_prompt * 1e3,
-            t_prompt > 0 ? n_prompt / t_prompt : 0.0);
-    fprintf(stderr, "generation: %ld tokens (%ld evaluated) in %.1f ms, %.1f tokens/s; stop: %s\n", n_gen, n_eval,
-            t_gen * 1e3, t_gen > 0 && n_eval > 0 ? n_eval / t_gen : 0.0, stop);
+    double t_gen = t_all - es.t_prefill_s;
+    fprintf(stderr, "prompt: %lld tokens in %.1f ms, %.1f tokens/s\n", (long long)es.prefill_tokens,
+            es.t_prefill_s * 1e3, es.t_prefill_s > 0 ? (double)es.prefill_tokens / es.t_prefill_s : 0.0);
+    fprintf(stderr, "generation: %ld tokens (%lld evaluated) in %.1f ms, %.1f tokens/s, %.3f ms/token", n_gen,
+            (long long)es.decode_tokens, t_gen * 1e3, t_gen > 0 && n_gen > 0 ? n_gen / t_gen : 0.0,
+            n_gen > 0 ? t_gen * 1e3 / n_gen : 0.0);
+    if (npar > 1) fprintf(stderr, " (%d sequences, %lld forward passes)", npar, (long long)es.steps);
+    fputc('\n', stderr);
+    fprintf(stderr, "sampling: %.1f ms for %lld samples (%.1f us each), full mask computed for %lld\n",
+            es.t_sample_s * 1e3, (long long)es.sampled, es.sampled ? es.t_sample_s * 1e6 / (double)es.sampled : 0.0,
+            (long long)es.masked);
+    for (int i = 0; i < npar; i++) {
+        if (npar > 1) fprintf(stderr, "[%d] ", i);
+        print_stop(&seqs[i], cfile != NULL);
+        if (cfile && seqs[i].text) {
+            cf_err why = {0};
+            int ok = cli_schema_check(&sch, seqs[i].text, seqs[i].len, &why);
+            if (npar > 1) fprintf(stderr, "[%d] ", i);
+            fprintf(stderr, "valid: %s%s%s\n", ok == 1 ? "yes" : ok == 0 ? "no" : "unknown", ok == 1 ? "" : ": ",
+                    ok == 1 ? "" : why.msg);
+        }
+    }
     int64_t prof[CF_PROF_COUNT], n_fwd = 0;
     cf_forward_profile(prof, &n_fwd);
     if (n_fwd > 0) {
@@ -295,10 +385,12 @@ int cmd_run(int argc, char **argv) {
     }
     rc = CLI_OK;
 out:
-    cf_sampler_free(smp);
-    free(logits);
-    cf_batch_free(&b);
+    cf_engine_free(eng);
+    cli_schema_free(&sch);
+    cf_cons_vocab_free(cv);
     cf_context_free(&c);
+    for (int i = 0; seqs && i < npar; i++) free(seqs[i].text);
+    free(seqs);
     free(ids);
     cf_tok_free(tok);
     cf_model_free(&m);
