@@ -206,8 +206,10 @@ int num_prog_init(nprog *p, const cf_nat_number *n, cf_err *err) {
             if (!k || p->vals[k - 1] != p->vals[i]) p->vals[k++] = p->vals[i];
         p->nval = k;
     }
-    /* integers are tracked too: 1.0 and 1e1 are integers, 1.5 is not */
-    p->exact = p->has_lo || p->has_hi || p->mult || p->has_vals || (p->int_only && !p->no_frac);
+    /* integers are tracked too: 1.0 and 1e1 are integers, 1.5 is not.  A bound beyond the exact
+     * range (|bound| >= 1e24, e.g. maximum 1e30) leaves has_lo/has_hi clear but still needs exact
+     * mode: it limits numbers to the exact range, so 1e31 is refused rather than accepted unchecked. */
+    p->exact = p->has_lo || p->has_hi || n->lo || n->hi || p->mult || p->has_vals || (p->int_only && !p->no_frac);
     return 0;
 }
 
