@@ -93,7 +93,7 @@ static int idx_rehash(sc *c, size_t cap) {
     return 0;
 }
 
-static int idx_add(sc *c, const cf_json *n, const char *path, const char *base, const cf_json *res) {
+static int idx_add(sc *c, const cf_json *n, const char *path, const char *base, const cf_json *res, int schema) {
     if (idx_find(c, n)) return 0;
     if (c->nidx == c->capidx) {
         size_t nc = c->capidx ? c->capidx * 2 : 256;
@@ -107,6 +107,7 @@ static int idx_add(sc *c, const cf_json *n, const char *path, const char *base, 
     e->path = strdup(path);
     e->base = strdup(base);
     e->res = res;
+    e->schema = (uint8_t)schema;
     if (!e->path || !e->base) return -1;
     if ((c->nidx + 1) * 2 > c->idxmask + 1 || !c->idxh) return idx_rehash(c, c->idxh ? (c->idxmask + 1) * 2 : 1024);
     size_t i = ptr_hash(n) & c->idxmask;
@@ -230,13 +231,38 @@ static int is_data_kw(const char *k) {
            !strcmp(k, "required");
 }
 
-static int index_walk(sc *c, const cf_json *n, const char *path, const char *base, const cf_json *res, int depth) {
+/* What a node is, for the index: only a schema (not data inside an unknown keyword) may carry an
+ * identifier ($id, draft-4 id, $anchor): JSON-Schema-Test-Suite optional/unknownKeyword.json. */
+enum { R_DATA = 0, R_SCHEMA, R_MAP, R_ARR };
+
+/* Role of the value under key k of a schema object (value type t). */
+static int child_role(const char *k, int t) {
+    static const char *const one[] = {"additionalProperties", "propertyNames", "contains", "additionalItems",
+                                      "unevaluatedItems", "unevaluatedProperties", "not", "if", "then", "else",
+                                      "items", "contentSchema"};
+    static const char *const map[] = {"properties", "patternProperties", "$defs", "definitions",
+                                      "dependentSchemas", "dependencies"};
+    static const char *const arr[] = {"allOf", "anyOf", "oneOf", "prefixItems", "items"};
+    if (t == CF_JSON_ARRAY) {
+        for (size_t i = 0; i < sizeof arr / sizeof *arr; i++)
+            if (!strcmp(k, arr[i])) return R_ARR;
+        return R_DATA;
+    }
+    for (size_t i = 0; i < sizeof one / sizeof *one; i++)
+        if (!strcmp(k, one[i])) return R_SCHEMA;
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (!strcmp(k, map[i])) return t == CF_JSON_OBJECT ? R_MAP : R_DATA;
+    return R_DATA;
+}
+
+static int index_walk(sc *c, const cf_json *n, const char *path, const char *base, const cf_json *res, int role,
+                      int depth) {
     if (depth > CF_JSON_MAX_DEPTH) return 0;
     if (n->type != CF_JSON_OBJECT && n->type != CF_JSON_ARRAY) {
-        return n->type == CF_JSON_BOOL ? idx_add(c, n, path, base, res) : 0;
+        return n->type == CF_JSON_BOOL ? idx_add(c, n, path, base, res, role == R_SCHEMA) : 0;
     }
     char *mybase = NULL;
-    if (n->type == CF_JSON_OBJECT) {
+    if (n->type == CF_JSON_OBJECT && role == R_SCHEMA) {
         const cf_json *id = cf_json_get(n, "$id");
         if (!id && c->draft == 4) id = cf_json_get(n, "id");
         if (id && id->type == CF_JSON_STRING && id->str[0] != '#') {
@@ -249,26 +275,30 @@ static int index_walk(sc *c, const cf_json *n, const char *path, const char *bas
             res = n;
         }
     }
-    int rc = idx_add(c, n, path, base, res);
+    int rc = idx_add(c, n, path, base, res, role == R_SCHEMA);
     for (size_t i = 0; !rc && i < n->len; i++) {
         char tmp[24];
         const char *k;
         size_t kl;
+        int crole = R_DATA;
         if (n->type == CF_JSON_OBJECT) {
             k = n->keys[i];
             kl = n->key_lens[i];
-            if (is_data_kw(k)) continue;
+            if (role == R_SCHEMA && is_data_kw(k)) continue;
+            if (role == R_SCHEMA) crole = child_role(k, n->items[i]->type);
+            else if (role == R_MAP) crole = R_SCHEMA;
         } else {
             snprintf(tmp, sizeof tmp, "%zu", i);
             k = tmp;
             kl = strlen(tmp);
+            if (role == R_ARR) crole = R_SCHEMA;
         }
         char *cp = path_child(path, k, kl);
         if (!cp) {
             rc = -1;
             break;
         }
-        rc = index_walk(c, n->items[i], cp, base, res, depth + 1);
+        rc = index_walk(c, n->items[i], cp, base, res, crole, depth + 1);
         free(cp);
     }
     free(mybase);
@@ -283,7 +313,7 @@ const char *sc_path(sc *c, const cf_json *n) {
 static const cf_json *find_anchor(sc *c, const cf_json *res, const char *name) {
     for (size_t i = 0; i < c->nidx; i++) {
         const cf_json *n = c->idx[i].n;
-        if (c->idx[i].res != res || n->type != CF_JSON_OBJECT) continue;
+        if (c->idx[i].res != res || !c->idx[i].schema || n->type != CF_JSON_OBJECT) continue;
         const cf_json *a = cf_json_get(n, "$anchor");
         if (a && a->type == CF_JSON_STRING && !strcmp(a->str, name)) return n;
         a = cf_json_get(n, "$dynamicAnchor");
@@ -343,7 +373,7 @@ const cf_json *sc_synth(sc *c, const char *json) {
     }
     c->docs[c->ndocs++] = d;
     const cf_json *r = cf_json_root(d);
-    idx_add(c, r, "(synthetic)", "", r);
+    idx_add(c, r, "(synthetic)", "", r, 1);
     return r;
 }
 
@@ -880,7 +910,7 @@ int cf_schema_compile_json(const cf_json *schema, const cf_schema_opts *o, cf_gr
     if (!c.g) return cf_errf(err, CF_ENOMEM, "schema: out of memory");
     c.g->max_ws = c.o.max_ws < 0 ? 0 : c.o.max_ws > 255 ? 255 : c.o.max_ws;
     int32_t root = cf_grammar_rule(c.g, "root", 4);
-    if (root != 0 || index_walk(&c, schema, "", "", schema, 0)) {
+    if (root != 0 || index_walk(&c, schema, "", "", schema, R_SCHEMA, 0)) {
         rc = cf_errf(err, CF_ENOMEM, "schema: out of memory");
         goto done;
     }

@@ -114,6 +114,7 @@ typedef struct sc {
         char *path;
         char *base;
         const cf_json *res;
+        uint8_t schema;   /* a schema position (not data inside an unknown keyword) */
     } *idx;
     size_t nidx, capidx;
     uint32_t *idxh;     /* hash slots: index + 1 */
