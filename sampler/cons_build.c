@@ -283,7 +283,7 @@ static void build_expr(nfa *a, cf_gx e, int32_t s, int32_t t, int depth) {
         }
         break;
     }
-    case CF_GX_CLASS: class_path(a, s, t, g->ranges + n->a, n->n, n->neg); break;
+    case CF_GX_CLASS: class_path(a, s, t, n->n ? g->ranges + n->a : NULL, n->n, n->neg); break;   /* empty: ranges may be NULL */
     case CF_GX_SEQ: {
         int32_t cur = s;
         for (int32_t i = 0; i < n->n; i++) {

@@ -161,7 +161,7 @@ cf_gx cf_gx_class(cf_grammar *g, const uint32_t *ranges, int n, int negated) {
         g->oom = 1;
         return -1;
     }
-    memcpy(g->ranges + g->nranges, ranges, (size_t)n * 2 * sizeof *ranges);
+    if (n) memcpy(g->ranges + g->nranges, ranges, (size_t)n * 2 * sizeof *ranges);   /* n = 0: both may be NULL */
     cf_gx r = new_node(g, (cf_gx_node){.kind = CF_GX_CLASS, .a = g->nranges, .n = n, .neg = negated});
     g->nranges += 2 * n;
     return r;
