@@ -144,6 +144,7 @@ static uint16_t mind_bfs(cf_regex *re, int32_t s0) {
         for (int b = 0; b < 256; b++) {
             if (b < 0x20 || (b >= 0xF5)) continue;
             int32_t t = cf_regex_next(re, st[i], (uint8_t)b);
+            if (t < 0 && cf_regex_overflowed(re, NULL)) return 0;   /* DFA cap: unknown, no pruning */
             if (t < 0 || !cf_regex_live(re, t)) continue;
             uint16_t nd = (uint16_t)(ds[i] + ((b & 0xC0) == 0x80 ? 0 : 1));
             if (cf_regex_accepting(re, t) && nd < best) best = nd;
@@ -280,6 +281,10 @@ static int feed(const sprog *p, sstate *s, const uint32_t *seen, uint8_t b) {
     for (int i = 0; i < p->nre; i++) {
         if (s->re[i] < 0) continue;
         int32_t r = cf_regex_next(p->re[i], s->re[i], b);
+        /* A DFA cap hit (-1 with cf_regex_overflowed) says nothing about the string: refuse it
+         * rather than read it as "no match" (for a patternProperties key that would skip the
+         * pattern's schema).  The matcher then reports the cap (cons_regex_overflow). */
+        if (r < 0 && cf_regex_overflowed(p->re[i], NULL)) return 0;
         if (r >= 0 && !cf_regex_live(p->re[i], r)) r = -1;
         s->re[i] = r;
     }

@@ -258,6 +258,18 @@ int cf_matcher_mask(cf_matcher *m, uint32_t *bits) {
     return cnt;
 }
 
+/* A string regex hit its DFA cap (regex.h): bytes it would have decided are refused (cons_str.c),
+ * so a refusal is reported as that limit, not as a byte the grammar does not allow. */
+static int regex_cap_hit(const cf_constraint *K, cf_err *err) {
+    for (int i = 0; i < K->nsp; i++)
+        for (int j = 0; j < K->sp[i].nre; j++)
+            if (cf_regex_overflowed(K->sp[i].re[j], err)) {
+                cf_err_prefix(err, "matcher: string pattern");
+                return 1;
+            }
+    return 0;
+}
+
 int cf_matcher_advance(cf_matcher *m, int32_t tok, cf_err *err) {
     cf_constraint *K = m->K;
     const cf_cons_vocab *v = K->v;
@@ -280,6 +292,8 @@ int cf_matcher_advance(cf_matcher *m, int32_t tok, cf_err *err) {
         if (m_load(m, t)) rc = cf_errf(err, CF_ENOMEM, "matcher: out of memory");
     } else if (K->oom) {
         rc = cf_errf(err, CF_ENOMEM, "matcher: out of memory");
+    } else if (regex_cap_hit(K, err)) {
+        rc = CF_ELIMIT;
     } else {
         rc = cf_errf(err, CF_EINVAL, "matcher: token %d not allowed here (its byte %zu)", tok, bad);
     }
@@ -300,6 +314,8 @@ int cf_matcher_feed(cf_matcher *m, const void *bytes, size_t n, cf_err *err) {
         if (m_load(m, t)) rc = cf_errf(err, CF_ENOMEM, "matcher: out of memory");
     } else if (K->oom) {
         rc = cf_errf(err, CF_ENOMEM, "matcher: out of memory");
+    } else if (regex_cap_hit(K, err)) {
+        rc = CF_ELIMIT;
     } else {
         rc = cf_errf(err, CF_EINVAL, "byte %zu (0x%02x) not allowed here", bad, ((const uint8_t *)bytes)[bad]);
     }

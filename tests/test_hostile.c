@@ -765,6 +765,38 @@ START_TEST(test_deep_document) {
 }
 END_TEST
 
+/* A string regex that hits its DFA cap (CF_RE_MAX_DFA_STATES) while the matcher runs: the bytes it
+ * cannot decide are refused with CF_ELIMIT naming the cap, never read as "pattern does not match"
+ * (for a patternProperties key that would skip the pattern's schema and accept {"a..": "x"}).
+ * "a[ab]{16}$" needs one DFA state per window of the last 17 bytes: a random a/b walk of 100000
+ * bytes reaches more than 50000. */
+START_TEST(test_regex_dfa_cap) {
+    const char *schemas[] = {"{\"type\":\"object\",\"patternProperties\":{\"a[ab]{16}$\":{\"type\":\"integer\"}}}",
+                             "{\"type\":\"string\",\"pattern\":\"a[ab]{16}$\"}"};
+    for (int k = 0; k < 2; k++) {
+        cf_constraint *c = NULL;
+        cf_matcher *m = NULL;
+        cf_err e = {0};
+        ck_assert_int_eq(compile_any(K_SCHEMA, schemas[k], strlen(schemas[k]), &c, &e), 0);
+        ck_assert_int_eq(cf_matcher_new(&m, c, &e), 0);
+        sb b = {0};
+        sb_str(&b, k == 0 ? "{\"" : "\"");
+        uint32_t x = 12345;
+        for (int i = 0; i < 100000; i++) {
+            x = x * 1664525u + 1013904223u;
+            sb_add(&b, (x >> 16) & 1 ? "a" : "b", 1);
+        }
+        sb_str(&b, k == 0 ? "\":\"x\"}" : "\"");
+        int rc = cf_matcher_feed(m, b.p, b.n, &e);
+        ck_assert_msg(rc == CF_ELIMIT, "schema %d: code %s (%s)", k, cf_err_name(rc), e.msg);
+        ck_assert_msg(strstr(e.msg, "cap of 50000 states") != NULL, "%s", e.msg);
+        free(b.p);
+        cf_matcher_free(m);
+        cf_constraint_free(c);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("table");
@@ -783,6 +815,7 @@ static Suite *suite(void) {
     tcase_add_test(ta, test_constraint_tokens);
     tcase_add_test(ta, test_sampler_misuse);
     tcase_add_test(ta, test_deep_document);
+    tcase_add_test(ta, test_regex_dfa_cap);
     suite_add_tcase(s, ta);
     return s;
 }
