@@ -64,8 +64,10 @@ void cf_forward_prof_read(cf_fwd_prof *o) {
     o->kv_attended = g_prof_kv, o->wall_ns = g_prof_wall;
 }
 void cf_forward_prof_enable(int on) {
-    memset(g_prof, 0, sizeof g_prof);
-    g_prof_n = g_prof_tok = g_prof_out = g_prof_kv = g_prof_wall = 0;
+    if (on) {
+        memset(g_prof, 0, sizeof g_prof);
+        g_prof_n = g_prof_tok = g_prof_out = g_prof_kv = g_prof_wall = 0;
+    }
     g_prof_on = on;
 }
 const char *cf_prof_name(int step) { return step >= 0 && step < CF_PROF_COUNT ? k_prof_names[step] : "?"; }

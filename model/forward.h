@@ -38,7 +38,7 @@ typedef struct {
     int64_t wall_ns;           /* wall time inside cf_forward (incl. team start/join, checks) */
 } cf_fwd_prof;
 void cf_forward_prof_read(cf_fwd_prof *out);
-/* Turns profiling on/off (default: from CINFER_PROFILE) and zeroes the counters. */
+/* Turns profiling on (zeroing the counters) or off (keeping them); default: CINFER_PROFILE. */
 void cf_forward_prof_enable(int on);
 
 #endif
