@@ -69,7 +69,7 @@ static int setup(st_t *s) {
         }
     }
     for (int64_t i = 0; i < s->M * s->K; i++) s->x[i] = (float)(next(&r) >> 29) / 16777216.0f * 2.0f - 1.0f;
-    s->w = (cf_wmat){s->wdata, s->type, s->N, s->K, rb};
+    s->w = (cf_wmat){s->wdata, s->type, s->N, s->K, rb, NULL};
     return 0;
 }
 

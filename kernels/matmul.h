@@ -64,7 +64,28 @@ typedef struct {
     int type;           /* cf_dtype */
     int64_t n, k;       /* rows (outputs), columns (inputs) */
     size_t row_bytes;   /* cf_row_bytes(type, k) */
+    const void *pack;   /* optional interleaved copy of rows [0, n/16*16) (cf_wmat_pack), or NULL */
 } cf_wmat;
+
+/* Packed weights (PK16): Q4_0 and Q8_0 rows interleaved in groups of 16, one vector lane per
+ * weight row, for the AVX-512 VNNI kernels (other levels read `data` and ignore `pack`; results
+ * are the same bits either way).  Group g (rows 16g..16g+15) starts at pack + g * stride:
+ *   quants [nb][C][16][4] bytes: chunk c of block b, 4 bytes per row (Q4_0: C = 4, the packed
+ *          nibble bytes qs[4c..4c+3], i.e. elements 4c..4c+3 low and 16+4c..19+4c high;
+ *          Q8_0: C = 8, elements 4c..4c+3 stored as q + 128, unsigned)
+ *   scales [nb][16] f16 (the blocks' d)
+ * stride = the two regions rounded up to 64 bytes.  Rows past the last full group stay in
+ * `data` only.  A sub-view from row r0 keeps `pack` (advanced by r0/16 groups) only when r0 is a
+ * multiple of 16 (cf_wmat_rows). */
+#define CF_PACK_ROWS 16
+/* Bytes of W's packed copy; 0 when its type has no packed layout or it has fewer than 16 rows. */
+size_t cf_wmat_pack_bytes(const cf_wmat *W);
+/* Writes the packed copy of W into dst (64-byte aligned, cf_wmat_pack_bytes(W) bytes). */
+void cf_wmat_pack(const cf_wmat *W, void *dst);
+/* Bytes from one group to the next in W's packed copy. */
+size_t cf_wmat_pack_stride(const cf_wmat *W);
+/* Rows [r0, r0 + n) of W as a matrix of their own (packed copy kept when r0 % 16 == 0). */
+cf_wmat cf_wmat_rows(const cf_wmat *W, int64_t r0, int64_t n);
 
 /* Activation formats (private layouts; only sizes are public). */
 typedef enum { CF_ACT_F32 = 0, CF_ACT_Q8_0 = 1, CF_ACT_Q8_K = 2 } cf_act_kind;

@@ -1,5 +1,6 @@
 /* Activation buffer layout (see mm_priv.h) and the matmul work split, shared by every ISA. */
 #include <assert.h>
+#include <string.h>
 
 #include "kernels/mm_priv.h"
 #include "kernels/tuning.h"
@@ -65,4 +66,49 @@ void cf_mm_split(const cf_par *p, int64_t M, int64_t N, int64_t K, int nr, int m
     *n1 = hi;
     *m0 = 0;
     *m1 = M;
+}
+
+/* ---- PK16 packed weights (layout in matmul.h) ---- */
+
+static int64_t pk_chunks(int type) { return type == CF_T_Q4_0 ? 4 : type == CF_T_Q8_0 ? 8 : 0; }
+
+size_t cf_wmat_pack_stride(const cf_wmat *W) {
+    int64_t C = pk_chunks(W->type), nb = W->k / 32;
+    return (size_t)align64(nb * (C * 4 * CF_PACK_ROWS + 2 * CF_PACK_ROWS));
+}
+
+size_t cf_wmat_pack_bytes(const cf_wmat *W) {
+    if (!pk_chunks(W->type) || W->n < CF_PACK_ROWS || W->k % 32) return 0;
+    return (size_t)(W->n / CF_PACK_ROWS) * cf_wmat_pack_stride(W);
+}
+
+void cf_wmat_pack(const cf_wmat *W, void *dst) {
+    int64_t C = pk_chunks(W->type), nb = W->k / 32, G = W->n / CF_PACK_ROWS;
+    size_t stride = cf_wmat_pack_stride(W), bs = W->type == CF_T_Q4_0 ? sizeof(cf_blk_q4_0) : sizeof(cf_blk_q8_0);
+    assert(C && W->row_bytes == (size_t)nb * bs);
+    for (int64_t g = 0; g < G; g++) {
+        uint8_t *q = (uint8_t *)dst + g * stride, *d = q + nb * C * 4 * CF_PACK_ROWS;
+        memset(q, 0, stride);
+        for (int i = 0; i < CF_PACK_ROWS; i++) {
+            const uint8_t *row = (const uint8_t *)W->data + (g * CF_PACK_ROWS + i) * W->row_bytes;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = row + b * bs;
+                memcpy(d + (b * CF_PACK_ROWS + i) * 2, blk, 2); /* d is the block's first field */
+                for (int64_t c = 0; c < C; c++) {
+                    uint8_t *o = q + ((b * C + c) * CF_PACK_ROWS + i) * 4;
+                    for (int j = 0; j < 4; j++)
+                        o[j] = W->type == CF_T_Q4_0 ? blk[2 + 4 * c + j] : (uint8_t)(blk[2 + 4 * c + j] ^ 0x80);
+                }
+            }
+        }
+    }
+}
+
+cf_wmat cf_wmat_rows(const cf_wmat *W, int64_t r0, int64_t n) {
+    cf_wmat s = *W;
+    s.data = (const char *)W->data + (size_t)r0 * W->row_bytes;
+    s.n = n;
+    s.pack = W->pack && r0 % CF_PACK_ROWS == 0 ? (const char *)W->pack + (size_t)(r0 / CF_PACK_ROWS) * cf_wmat_pack_stride(W)
+                                               : NULL;
+    return s;
 }

@@ -68,7 +68,7 @@ static wbuf make_w(int t, int64_t N, int64_t K, uint64_t seed) {
         ck_assert_int_eq(cf_quantize_row(t, row, (char *)b.data + n * rb, K), 0);
     }
     free(row);
-    b.w = (cf_wmat){b.data, t, N, K, rb};
+    b.w = (cf_wmat){b.data, t, N, K, rb, NULL};
     return b;
 }
 
@@ -188,7 +188,7 @@ START_TEST(test_matmul_extremes) {
                 if (t == CF_T_Q4_K) memcpy(blk + 2, &h, 2);
                 if (t == CF_T_Q8_0 && b == 0) memset(blk + 2, 0x80, 8); /* -128 */
             }
-        cf_wmat w = {wd, t, N, K, rb};
+        cf_wmat w = {wd, t, N, K, rb, NULL};
         float *X = rand_x(M, K, 5);
         for (int64_t k = 0; k < K; k++) {
             X[0 * K + k] = 0;                       /* zero row */
