@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "kernels/clock.h"
 #include "kernels/cpu.h"
 #include "kernels/parallel.h"
@@ -38,7 +39,7 @@ static const char *k_cmd = "run";
 typedef struct {
     const char *model, *prompt, *file, *schema, *grammar;
     long n;
-    int nth, kv_type, top_k, lenient, strict, max_ws, parallel;
+    int nth, kv_type, top_k, lenient, strict, max_ws, parallel, profile;
     long ctx;
     unsigned long long seed;
     double temp, top_p, min_p;
@@ -56,6 +57,7 @@ static void usage(FILE *f) {
             "  --top-p P       nucleus sampling (1 = off)\n"
             "  --min-p P       drop tokens below P x the top probability (0 = off)\n"
             "  --kv-type T     KV cache type: f16 (default) or f32\n"
+            "  --profile       time per kernel family per evaluated token vs the machine's limits\n"
             "  --json-schema F constrain the output to the JSON Schema in file F\n"
             "  --grammar F     constrain the output to the GBNF grammar in file F\n"
             "  --lenient       drop schema keywords that cannot be enforced (with a warning)\n"
@@ -110,6 +112,8 @@ static int parse(int argc, char **argv, run_opts *o) {
             if (!(o->schema = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--grammar")) {
             if (!(o->grammar = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--profile")) {
+            o->profile = 1;
         } else if (!strcmp(a, "--lenient")) {
             o->lenient = 1;
         } else if (!strcmp(a, "--strict")) {
@@ -329,6 +333,8 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
     }
+    cf_fwd_prof prof_mark;
+    if (o.profile) cf_profile_start(&prof_mark);
     double t0 = cf_now_s();
     if (cf_engine_run(eng, &e)) {
         fprintf(stderr, "\ncinfer run: %s\n", e.msg);
@@ -373,9 +379,11 @@ int cmd_run(int argc, char **argv) {
                     ok == 1 ? "" : why.msg);
         }
     }
+    if (o.profile)
+        bench_profile_report(stderr, &c, &prof_mark, t_all, es.t_sample_s, "profile (whole run, per evaluated token)", NULL);
     int64_t prof[CF_PROF_COUNT], n_fwd = 0;
     cf_forward_profile(prof, &n_fwd);
-    if (n_fwd > 0) {
+    if (n_fwd > 0 && !o.profile) {
         int64_t tot = 0;
         for (int i = 0; i < CF_PROF_COUNT; i++) tot += prof[i];
         fprintf(stderr, "profile (%lld forward passes, thread 0 wall time):\n", (long long)n_fwd);
