@@ -55,6 +55,11 @@ $(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
+# Commit id for benchmark rows: only bench/commit.c sees it; rebuilt when git's index/HEAD move.
+CF_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+$(BUILD)/bench/commit.o: CFLAGS += -DCF_COMMIT='"$(CF_COMMIT)"'
+$(BUILD)/bench/commit.o: $(wildcard .git/index .git/HEAD)
+
 define MODLIB
 $(BUILD)/lib$(1).a: $(call OBJ,$(SRC_$(1)))
 	@mkdir -p $$(dir $$@)
