@@ -4,6 +4,7 @@
  * validates (time pattern, nested objects with a regex, enums with shared prefixes, GBNF),
  * 8 constrained sequences all end, length stops mid-document are reported, and `cinfer batch`
  * resumes, reports bad lines by number and refuses over-long prompts. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,9 +347,32 @@ START_TEST(submit_refusals) {
     ids[0] = 1 << 20;
     ck_assert_int_eq(cf_engine_submit(eng, &r, &e), -1);
     ids[0] = 1;
-    /* 15 prompt tokens in a 16-position slot: one token, then "context" or "length" */
+    cf_engine_free(eng);
+    /* 15 prompt tokens in a 16-position slot: two tokens, then "context"; a sampler that can pick
+     * nothing (every token banned): "dead_state", not a hang */
+    static outcome o;
+    memset(&o, 0, sizeof o);
+    cf_engine_cb cb = {&o, NULL, on_done, NULL};
+    ck_assert_msg(cf_engine_new(&eng, &c, x.tok, &cb, &e) == 0, "%s", e.msg);
+    r.max_tokens = 8;
+    r.user = (void *)0;
     ck_assert_int_eq(cf_engine_submit(eng, &r, &e), 0);
+    int nv = x.m.hp.n_vocab;
+    cf_logit_bias *ban = malloc((size_t)nv * sizeof *ban);
+    for (int i = 0; i < nv; i++) ban[i] = (cf_logit_bias){i, -INFINITY};
+    r.sp.bias = ban;
+    r.sp.n_bias = nv;
+    r.n_prompt = 3;
+    r.user = (void *)1;
+    ck_assert_int_eq(cf_engine_submit(eng, &r, &e), 1);
+    free(ban);   /* copied by submit */
     ck_assert_int_eq(cf_engine_run(eng, &e), 0);
+    ck_assert_int_eq(o.n_done, 2);
+    ck_assert_int_eq(o.fin[0], CF_FIN_CONTEXT);
+    ck_assert_int_eq(o.n_tok[0], 2);   /* positions 15 (evaluated) and 16 (not) */
+    ck_assert_int_eq(o.fin[1], CF_FIN_DEAD);
+    ck_assert_int_eq(o.n_tok[1], 0);
+    outcome_free(&o);
     cf_engine_free(eng);
     cf_context_free(&c);
     mdl_free(&x);
