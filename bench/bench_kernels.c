@@ -2,12 +2,14 @@
  * timed per thread count and mode (auto threshold / forced serial / forced parallel), reported
  * against this machine's measured limits (bench/roofline.h) as md, csv or json. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench/bench.h"
 #include "bench/kbench.h"
+#include "bench/plot.h"
 #include "bench/report.h"
 #include "bench/roofline.h"
 #include "kernels/clock.h"
@@ -47,23 +49,14 @@ static void usage(FILE *f) {
                "  --format FMT      md (default), csv or json\n"
                "  --min-time SEC    measuring time per (case, threads, mode) (default 0.1, quick 0.02)\n"
                "  --out FILE        write the table to FILE instead of stdout\n"
+               "  --plot DIR        SVG charts: speedup vs threads per kernel, %% of roofline per case\n"
                "Each case is verified against the reference path before it is timed.  ns_call is the\n"
                "slowest thread's time per call (median over batches; the barrier after each call is\n"
                "excluded, ns_wall includes it); %%limit compares GB/s with the measured DRAM read\n"
                "bandwidth, GOP/s with the FP32 FMA or int8 dot peak, at the same thread count.\n");
 }
 
-static void git_commit(char *buf, size_t cap) {
-    snprintf(buf, cap, "unknown");
-    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
-    if (!p) return;
-    char line[64];
-    if (fgets(line, sizeof line, p)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (line[0]) snprintf(buf, cap, "%s", line);
-    }
-    pclose(p);
-}
+static void git_commit(char *buf, size_t cap) { snprintf(buf, cap, "%s", bench_commit()); }
 
 /* 1-minute load average from /proc/loadavg, -1 if unknown. */
 static double loadavg(void) {
@@ -90,6 +83,63 @@ static int name_in(const char *name, char names[][32], int n) {
     return 0;
 }
 
+/* --plot: one speedup-vs-threads chart per kernel (a line per size), one %-of-limit bar chart. */
+static int write_plots(const char *dir, char (*name)[160], const double *spd, const double *pct, int n,
+                       const int *threads, int nth) {
+    if (plot_mkdir(dir)) {
+        fprintf(stderr, "cinfer %s: cannot create '%s'\n", CMD, dir);
+        return -1;
+    }
+    int fail = 0;
+    char path[1400], kern[64], title[160];
+    for (int i = 0; i < n; i++) {
+        /* kernel name = first word; one chart per kernel, at its first case */
+        sscanf(name[i], "%63s", kern);
+        int first = 1;
+        for (int j = 0; j < i && first; j++) {
+            char k2[64];
+            sscanf(name[j], "%63s", k2);
+            first = strcmp(k2, kern) != 0;
+        }
+        if (!first) continue;
+        snprintf(title, sizeof title, "%s: speedup vs threads (auto mode)", kern);
+        plot *p = plot_new(title, "threads", "speedup vs 1 thread");
+        for (int j = i; j < n; j++) {
+            char k2[64];
+            sscanf(name[j], "%63s", k2);
+            if (strcmp(k2, kern)) continue;
+            int s = plot_series(p, name[j] + strlen(k2) + 1);
+            for (int t = 0; t < nth; t++) plot_add(p, s, threads[t], spd[j * nth + t]);
+        }
+        plot_hline(p, 1.0, "1 thread");
+        char slug[64];
+        plot_slug(slug, sizeof slug, kern);
+        snprintf(path, sizeof path, "%s/kernels_speedup_%s.svg", dir, slug);
+        fail |= plot_write_svg(p, path);
+        fprintf(stderr, "wrote %s\n", path);
+        plot_free(p);
+    }
+    plot *p = plot_new("% of machine limit per case (auto mode; DRAM, FP32 or int8 peak)", "case", "% of limit");
+    const char **labels = malloc(sizeof(char *) * (n ? n : 1));
+    if (!labels) return -1;
+    for (int i = 0; i < n; i++) labels[i] = name[i];
+    plot_cats(p, n, labels);
+    free(labels);
+    for (int t = 0; t < nth; t++) {
+        char sn[32];
+        snprintf(sn, sizeof sn, "%d thread%s", threads[t], threads[t] > 1 ? "s" : "");
+        int s = plot_series(p, sn);
+        for (int i = 0; i < n; i++) plot_add(p, s, i, pct[i * nth + t]);
+    }
+    plot_hline(p, 100, "100% of limit");
+    snprintf(path, sizeof path, "%s/kernels_roofline.svg", dir);
+    fail |= plot_write_svg(p, path);
+    fprintf(stderr, "wrote %s\n", path);
+    plot_free(p);
+    if (fail) fprintf(stderr, "cinfer %s: error writing plots in '%s'\n", CMD, dir);
+    return fail ? -1 : 0;
+}
+
 typedef struct {
     int k, sz, ty, isa, th, mode, ns, nsmin, wall, gbs, gops, lim, pct, spd, thr, split, fit, commit, status;
 } cols_t;
@@ -97,7 +147,7 @@ typedef struct {
 int bench_kernels_main(int argc, char **argv) {
     int threads[MAX_THREADS] = {1, 2}, nthreads = 2, quick = 0, fmt = REP_MD;
     double min_time = -1;
-    const char *out_path = NULL, *kernels = NULL;
+    const char *out_path = NULL, *kernels = NULL, *plot_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -119,6 +169,8 @@ int bench_kernels_main(int argc, char **argv) {
             if (cli_double(CMD, "--min-time", v, 1e-4, 60, &min_time)) return CLI_USAGE;
         } else if (!strcmp(a, "--out")) {
             if (!(out_path = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--plot")) {
+            if (!(plot_dir = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         } else {
             return cli_unknown(CMD, a);
         }
@@ -186,6 +238,15 @@ int bench_kernels_main(int argc, char **argv) {
 
     char commit[64];
     git_commit(commit, sizeof commit);
+    /* per case and thread count (auto mode): speedup vs 1 thread and % of limit, for --plot */
+    double *pl_spd = calloc((size_t)(n ? n : 1) * nthreads, sizeof(double));
+    double *pl_pct = calloc((size_t)(n ? n : 1) * nthreads, sizeof(double));
+    char (*pl_name)[160] = calloc(n ? n : 1, sizeof *pl_name);
+    int *pl_case = calloc(n ? n : 1, sizeof(int)), npl = 0;
+    if (!pl_spd || !pl_pct || !pl_name || !pl_case) {
+        fprintf(stderr, "cinfer %s: out of memory\n", CMD);
+        return CLI_FAIL;
+    }
     const cf_cpu_info *cpu = cf_cpu();
     cf_roofline roof[MAX_THREADS];
     for (int t = 0; t < nthreads; t++) {
@@ -262,6 +323,10 @@ int bench_kernels_main(int argc, char **argv) {
             continue;
         }
         double base = -1, base_min = -1;
+        int pl = npl++;
+        pl_case[pl] = i;
+        snprintf(pl_name[pl], sizeof pl_name[pl], "%s %s%s%s", c->kernel, c->size, c->type[0] ? " " : "", c->type);
+        for (int t = 0; t < nthreads; t++) pl_spd[pl * nthreads + t] = pl_pct[pl * nthreads + t] = NAN;
         for (int t = 0; t < nthreads; t++) {
             int T = threads[t];
             for (int mode = 0; mode < (T > 1 ? 3 : 1); mode++) {
@@ -292,6 +357,10 @@ int bench_kernels_main(int argc, char **argv) {
                                                     : "int8");
                 if (lim > 0) rep_num(tb, C.pct, 100.0 * val / lim, 1);
                 if (base > 0) rep_num(tb, C.spd, base / ns_call, 2);
+                if (mode == 0) {
+                    pl_spd[pl * nthreads + t] = base > 0 ? base / ns_call : NAN;
+                    pl_pct[pl * nthreads + t] = lim > 0 ? 100.0 * val / lim : NAN;
+                }
                 if (tidx >= 0) rep_str(tb, C.thr, "%s=%ld", c->thresh, thv);
                 rep_num(tb, C.split, split, 0);
                 rep_str(tb, C.fit, "%s", fits(c->bytes));
@@ -319,6 +388,8 @@ int bench_kernels_main(int argc, char **argv) {
              n_meas, cf_now_s() - t_start);
     rep_meta(tb, "slower than 1 thread (auto, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "", slower);
     rep_meta(tb, "slower than 1 thread by ns_min (auto, >5%)", "%d", n_slower_min);
+    if (plot_dir && write_plots(plot_dir, pl_name, pl_spd, pl_pct, npl, threads, nthreads)) n_fail++;
+    free(pl_spd), free(pl_pct), free(pl_name), free(pl_case);
     free(cases), free(fam_of);
     int rc = rep_write(tb, out, (rep_format)fmt);
     rep_free(tb);

@@ -38,4 +38,16 @@ typedef int (*kb_family_fn)(int quick, kb_case **cases, int *n, int *cap);
 /* Helper for families: grows the array and returns a zeroed slot. */
 kb_case *kb_push(kb_case **cases, int *n, int *cap);
 
+/* The families (bench/kb_*.c). */
+int kb_family_norm(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_rope(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_attn(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_ops(int quick, kb_case **cases, int *n, int *cap);
+int kb_family_matmul(int quick, kb_case **cases, int *n, int *cap);
+/* Median critical-path ns per call of c on nth threads in mode 0 auto (threshold in force) /
+ * 1 forced serial / 2 forced parallel; *min_ns the fastest batch, *wall_ns per call including the
+ * barrier that follows it, *samples the number of batches (bench/kbench.c). */
+double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_ns, double *wall_ns,
+                    int *samples);
+
 #endif

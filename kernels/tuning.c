@@ -134,8 +134,21 @@ int cf_tuning_load_file(const char *path, cf_isa isa, cf_tuning *t, cf_tsrc *src
     return rc;
 }
 
+static int write_file(const char *path, cf_isa isa, const cf_tuning *t, const char *comment, int changed_only,
+                      cf_err *err);
+
 int cf_tuning_write_file(const char *path, cf_isa isa, const cf_tuning *t, const char *comment,
                          cf_err *err) {
+    return write_file(path, isa, t, comment, 0, err);
+}
+
+int cf_tuning_write_changed(const char *path, cf_isa isa, const cf_tuning *t, const char *comment,
+                            cf_err *err) {
+    return write_file(path, isa, t, comment, 1, err);
+}
+
+static int write_file(const char *path, cf_isa isa, const cf_tuning *t, const char *comment, int changed_only,
+                      cf_err *err) {
     /* Keep other ISA sections of an existing file; rewrite only ours. */
     char *keep = NULL;
     size_t keep_len = 0;
@@ -161,11 +174,16 @@ int cf_tuning_write_file(const char *path, cf_isa isa, const cf_tuning *t, const
         return cf_errf(err, CF_EIO, "cannot write tuning file '%s': %s", path, strerror(errno));
     }
     fprintf(f, "# cinfer tuning file: [isa] sections of name = value (see kernels/tuning.h)\n");
-    if (comment) fprintf(f, "# %s\n", comment);
+    for (const char *c = comment; c && *c;) { /* one '# ' line per comment line */
+        size_t n = strcspn(c, "\n");
+        fprintf(f, "# %.*s\n", (int)n, c);
+        c += n + (c[n] == '\n');
+    }
     if (keep) fputs(keep, f);
     fprintf(f, "[%s]\n", cf_isa_name(isa));
     for (int i = 0; i < (int)CF_TUNING_COUNT; i++)
-        fprintf(f, "%s = %ld\n", k_names[i], cf_tuning_value(t, i));
+        if (!changed_only || cf_tuning_value(t, i) != k_defaults[i][isa])
+            fprintf(f, "%s = %ld\n", k_names[i], cf_tuning_value(t, i));
     free(keep);
     if (fclose(f)) return cf_errf(err, CF_EIO, "cannot write tuning file '%s'", path);
     return CF_OK;

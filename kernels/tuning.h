@@ -33,6 +33,10 @@
     X(tile_mm_mc, "matmul: activation rows per cache block", 64, 64, 64, 64)                       \
     X(tile_mm_gemm_m, "matmul: activation rows from which 8-bit GEMM (row groups) is used", 1, 5, \
       8, 8)                                                                                       \
+    X(tile_mm_pf, "matmul: prefetch distance of the packed (PK16) row kernels, bytes (0 = off)", 0, 0, 0, \
+      256)                                                                                          \
+    X(mm_pack, "matmul: pack Q4_0/Q8_0 weights at model load (PK16, read by avx512vnni; 0/1)", 0, 0, \
+      0, 1)                                                                                       \
     X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)         \
     X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 8, \
       8)
@@ -60,6 +64,10 @@ void cf_tuning_defaults(cf_isa isa, cf_tuning *t);
 int cf_tuning_load_file(const char *path, cf_isa isa, cf_tuning *t, cf_tsrc *src, cf_err *err);
 int cf_tuning_write_file(const char *path, cf_isa isa, const cf_tuning *t, const char *comment,
                          cf_err *err);
+/* As cf_tuning_write_file, but the [isa] section lists only the parameters whose value differs
+ * from isa's default (so later changes of a default still apply); other sections are kept. */
+int cf_tuning_write_changed(const char *path, cf_isa isa, const cf_tuning *t, const char *comment,
+                            cf_err *err);
 /* Path of the tuning file in effect (CINFER_TUNING, XDG, HOME); never NULL. */
 const char *cf_tuning_path(void);
 

@@ -1,10 +1,358 @@
-/* Placeholder: replaced by the module that implements `cinfer tune`. */
+/* cinfer tune [--out FILE] [--threads 1,2] [--budget SECONDS] [--kernels LIST] [--quick|--full] [--dry-run]
+ *
+ * Measures every kernel-benchmark case (bench/kb_*.c, verified against the reference first) on
+ * one thread and, per thread count T > 1, forced serial and forced parallel in a T-thread team,
+ * then sets each parallel threshold (kernels/tuning.h, "work per taking-part thread") so that
+ * the parallel version runs exactly where it was measured to win:
+ *
+ *   - parallel "wins" on a case when its fastest batch beats the 1-thread fastest batch by more
+ *     than WIN_MARGIN, "loses" when it is slower by more than LOSE_TOL (min over batches: what
+ *     the kernel does undisturbed, robust to other processes).
+ *   - a threshold in force is kept when it already splits every winning case (work / thresh >= T)
+ *     and no losing case; otherwise the crossover w* is the smallest work of a winning case such
+ *     that no case of that threshold with work >= w* loses, and thresh = ceil(w* / T) (the
+ *     largest over T).  No winning case: thresh = largest work measured (all serial).
+ *   - other parameters (tile sizes, thresholds without cases) keep their values.
+ * Then every case is timed again in auto mode with the new values (the "after" column), and the
+ * file is written: [isa] section of the active ISA, listing only values that differ from the
+ * defaults.  Default location: $CINFER_TUNING, else $XDG_CONFIG_HOME/cinfer/tuning.txt, else
+ * ~/.config/cinfer/tuning.txt (what cinfer loads at start; see kernels/tuning.h). */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "bench/kbench.h"
+#include "bench/plot.h"
+#include "bench/report.h"
+#include "kernels/clock.h"
+#include "kernels/cpu.h"
+#include "kernels/parallel.h"
+#include "kernels/tuning.h"
 #include "tools/cli.h"
 
+#define CMD "tune"
+#define WIN_MARGIN 0.03
+#define LOSE_TOL 0.05
+enum { MAX_T = 8 };
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cinfer tune [options]\n"
+               "  --out FILE       tuning file to write (default %s)\n"
+               "  --threads LIST   thread counts, 1 first (default 1,<cores>)\n"
+               "  --budget SEC     approximate time for the sweep (default 120; < 300 uses the quick sweep)\n"
+               "  --quick | --full sweep size regardless of the budget\n"
+               "  --kernels LIST   only these kernels or families (e.g. rmsnorm,matmul)\n"
+               "  --dry-run        measure and print, do not write the file\n"
+               "  --format FMT     md (default), csv or json for the table on stdout\n"
+               "Progress goes to stderr; the table of before/after times per case to stdout.  The file\n"
+               "lists only values that differ from the defaults; cinfer loads it at start (CINFER_TUNING\n"
+               "points elsewhere; CINFER_<NAME> environment variables override it).\n",
+            cf_tuning_path());
+}
+
+typedef struct {
+    kb_case c;
+    int fam;
+    int tidx;             /* threshold parameter, -1 none */
+    double s1, s1min;     /* 1 thread (median, min ns) */
+    double ser[MAX_T], sermin[MAX_T], par[MAX_T], parmin[MAX_T];
+    double after[MAX_T], aftermin[MAX_T];
+    int split_before[MAX_T], split_after[MAX_T];
+    int ok;
+} tcase;
+
+static const struct {
+    const char *name;
+    kb_family_fn fn;
+} k_fam[] = {{"norm", kb_family_norm}, {"rope", kb_family_rope}, {"attn", kb_family_attn},
+             {"ops", kb_family_ops},   {"matmul", kb_family_matmul}};
+enum { N_FAM = sizeof k_fam / sizeof k_fam[0] };
+
+static int selected(const char *list, const char *kernel, const char *fam) {
+    if (!list) return 1;
+    for (const char *s = list; *s;) {
+        size_t k = strcspn(s, ",");
+        if ((strlen(kernel) == k && !strncmp(s, kernel, k)) || (strlen(fam) == k && !strncmp(s, fam, k))) return 1;
+        s += k + (s[k] == ',');
+    }
+    return 0;
+}
+
+static int wins(double par, double ser1) { return par < ser1 * (1 - WIN_MARGIN); }
+static int loses(double par, double ser1) { return par > ser1 * (1 + LOSE_TOL); }
+
+/* New value for threshold parameter ti from the measurements (see the header). */
+static long decide(const tcase *cs, int n, int ti, const int *th, int nth, long cur, int *changed, char *why,
+                   size_t cap) {
+    int ok = 1, any = 0, nwin = 0;
+    long maxw = 0;
+    for (int i = 0; i < n; i++) {
+        if (!cs[i].ok || cs[i].tidx != ti) continue;
+        any = 1;
+        if (cs[i].c.work > maxw) maxw = cs[i].c.work;
+        for (int t = 1; t < nth; t++) {
+            int split = cf_split_nthreads(cs[i].c.work, cur, th[t]) > 1;
+            int w = wins(cs[i].parmin[t], cs[i].s1min), l = loses(cs[i].parmin[t], cs[i].s1min);
+            nwin += w;
+            if ((w && !split) || (l && split)) ok = 0;
+        }
+    }
+    *changed = 0;
+    if (!any) {
+        snprintf(why, cap, "no case");
+        return cur;
+    }
+    if (ok) {
+        snprintf(why, cap, "kept: splits every winning case and no losing one (%d wins)", nwin);
+        return cur;
+    }
+    long best = 0;
+    int found_all = 1;
+    for (int t = 1; t < nth; t++) {
+        /* smallest winning work w such that no case with work >= w loses at th[t] */
+        long wstar = -1;
+        for (int i = 0; i < n; i++) {
+            if (!cs[i].ok || cs[i].tidx != ti || !wins(cs[i].parmin[t], cs[i].s1min)) continue;
+            long w = cs[i].c.work;
+            int bad = 0;
+            for (int j = 0; j < n && !bad; j++)
+                if (cs[j].ok && cs[j].tidx == ti && cs[j].c.work >= w && loses(cs[j].parmin[t], cs[j].s1min)) bad = 1;
+            if (!bad && (wstar < 0 || w < wstar)) wstar = w;
+        }
+        long v = wstar < 0 ? (maxw > 0 ? maxw : 1) : (wstar + th[t] - 1) / th[t];
+        if (wstar < 0) found_all = 0;
+        if (v > best) best = v;
+    }
+    *changed = best != cur;
+    if (found_all)
+        snprintf(why, cap, "crossover measured: parallel wins from work %ld (x%d threads)", best * th[1], th[1]);
+    else
+        snprintf(why, cap, "parallel never wins without a larger losing case: serial up to work %ld", maxw);
+    return best;
+}
+
 int cmd_tune(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "cinfer %s: not implemented yet\n", argv[0]);
-    return CLI_USAGE;
+    const char *out_path = NULL, *kernels = NULL;
+    int th[MAX_T] = {1, 0}, nth = 0, quick = -1, dry = 0, fmt = REP_MD;
+    double budget = 120;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return CLI_OK;
+        } else if (!strcmp(a, "--out")) {
+            if (!(out_path = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+            if (!(v = cli_value(CMD, argc, argv, &i)) || cli_int_list(CMD, a, v, 1, 256, th, MAX_T, &nth)) return CLI_USAGE;
+        } else if (!strcmp(a, "--budget")) {
+            if (!(v = cli_value(CMD, argc, argv, &i)) || cli_double(CMD, a, v, 1, 86400, &budget)) return CLI_USAGE;
+        } else if (!strcmp(a, "--kernels")) {
+            if (!(kernels = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--quick")) {
+            quick = 1;
+        } else if (!strcmp(a, "--full")) {
+            quick = 0;
+        } else if (!strcmp(a, "--dry-run")) {
+            dry = 1;
+        } else if (!strcmp(a, "--format")) {
+            if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+            if ((fmt = rep_format_parse(v)) < 0) return cli_usage_error(CMD, "--format: '%s' is not md, csv or json", v);
+        } else {
+            return cli_unknown(CMD, a);
+        }
+    }
+    if (cli_init_runtime(CMD)) return CLI_USAGE;
+    if (!nth) {
+        th[0] = 1, th[1] = cf_default_threads(), nth = th[1] > 1 ? 2 : 1;
+    }
+    if (th[0] != 1) return cli_usage_error(CMD, "--threads: the list must start with 1 (the baseline)");
+    if (nth < 2) return cli_usage_error(CMD, "--threads: need a count > 1 to tune (e.g. 1,2)");
+    if (quick < 0) quick = budget < 300;
+    if (!out_path) out_path = cf_tuning_path();
+    cf_isa isa = cf_isa_active();
+
+    /* cases */
+    kb_case *raw = NULL;
+    int nraw = 0, cap = 0, *fam_of = NULL;
+    for (int f = 0; f < N_FAM; f++) {
+        int before = nraw;
+        int *nf;
+        if (k_fam[f].fn(quick, &raw, &nraw, &cap) || !(nf = realloc(fam_of, sizeof(int) * (nraw ? nraw : 1)))) {
+            fprintf(stderr, "cinfer %s: family '%s' failed to build its cases\n", CMD, k_fam[f].name);
+            return CLI_FAIL;
+        }
+        fam_of = nf;
+        for (int i = before; i < nraw; i++) fam_of[i] = f;
+    }
+    tcase *cs = calloc(nraw ? nraw : 1, sizeof *cs);
+    int n = 0;
+    for (int i = 0; i < nraw; i++) {
+        if (!selected(kernels, raw[i].kernel, k_fam[fam_of[i]].name) || !raw[i].thresh ||
+            cf_tuning_find(raw[i].thresh) < 0) {
+            if (raw[i].free) raw[i].free(&raw[i]);
+            continue;
+        }
+        cs[n].c = raw[i];
+        cs[n].fam = fam_of[i];
+        cs[n].tidx = cf_tuning_find(raw[i].thresh);
+        n++;
+    }
+    free(raw), free(fam_of);
+    if (!n) {
+        free(cs);
+        return cli_usage_error(CMD, "--kernels: no case selected ('%s')", kernels ? kernels : "");
+    }
+    int per_case = 1 + 3 * (nth - 1);
+    double min_time = budget * 0.6 / ((double)n * per_case);
+    if (min_time > 0.1) min_time = 0.1;
+    if (min_time < 0.003) min_time = 0.003;
+    fprintf(stderr, "cinfer tune: %d cases (%s sweep), threads", n, quick ? "quick" : "full");
+    for (int t = 0; t < nth; t++) fprintf(stderr, "%s%d", t ? "," : " ", th[t]);
+    fprintf(stderr, ", ISA %s, %.3f s per measurement, budget %.0f s\n", cf_isa_name(isa), min_time, budget);
+
+    /* measure: 1 thread, then serial and parallel in each larger team */
+    double load = -1;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load) != 1) load = -1;
+        fclose(lf);
+    }
+    if (load > 0.5)
+        fprintf(stderr, "warning: load average %.2f on %d cores: other processes compete, team timings are unreliable\n",
+                load, cf_cpu()->n_cores);
+    double t_start = cf_now_s();
+    const cf_tuning *tu = cf_tuning_get();
+    for (int i = 0; i < n; i++) {
+        tcase *x = &cs[i];
+        char msg[256] = "";
+        fprintf(stderr, "[%d/%d] %s %s %s (%.0f s)\n", i + 1, n, x->c.kernel, x->c.size, x->c.type, cf_now_s() - t_start);
+        if (x->c.verify && x->c.verify(&x->c, msg, sizeof msg)) {
+            fprintf(stderr, "  verification FAILED: %s (not used)\n", msg);
+            continue;
+        }
+        x->ok = 1;
+        x->s1 = kb_time_case(&x->c, 1, 1, min_time, &x->s1min, NULL, NULL);
+        long cur = cf_tuning_value(tu, x->tidx);
+        for (int t = 1; t < nth; t++) {
+            x->ser[t] = kb_time_case(&x->c, th[t], 1, min_time, &x->sermin[t], NULL, NULL);
+            x->par[t] = kb_time_case(&x->c, th[t], 2, min_time, &x->parmin[t], NULL, NULL);
+            x->split_before[t] = cf_split_nthreads(x->c.work, cur, th[t]);
+        }
+    }
+
+    /* decide per threshold parameter */
+    cf_tuning fresh; /* defaults + file, without the environment: what the file should hold */
+    cf_err e;
+    cf_tuning_defaults(isa, &fresh);
+    if (cf_tuning_load_file(out_path, isa, &fresh, NULL, &e)) {
+        fprintf(stderr, "cinfer %s: %s (starting from the defaults)\n", CMD, e.msg);
+        cf_tuning_defaults(isa, &fresh);
+    }
+    cf_tuning def;
+    cf_tuning_defaults(isa, &def);
+    rep_table *tt = rep_new();
+    int a_p = rep_col(tt, "parameter", REP_STR), a_def = rep_col(tt, "default", REP_NUM), a_old = rep_col(tt, "before", REP_NUM),
+        a_new = rep_col(tt, "after", REP_NUM), a_why = rep_col(tt, "decision", REP_STR);
+    long old_val[64];
+    for (int ti = 0; ti < cf_tuning_count() && ti < 64; ti++) {
+        old_val[ti] = cf_tuning_value(tu, ti);
+        int has = 0;
+        for (int i = 0; i < n; i++) has |= cs[i].ok && cs[i].tidx == ti;
+        if (!has) continue;
+        char why[160];
+        int changed;
+        long v = decide(cs, n, ti, th, nth, old_val[ti], &changed, why, sizeof why);
+        cf_tuning_set_value(cf_tuning_mut(), ti, v);
+        cf_tuning_set_value(&fresh, ti, v);
+        rep_row(tt);
+        rep_str(tt, a_p, "%s", cf_tuning_name(ti));
+        rep_num(tt, a_def, (double)cf_tuning_value(&def, ti), 0);
+        rep_num(tt, a_old, (double)old_val[ti], 0);
+        rep_num(tt, a_new, (double)v, 0);
+        rep_str(tt, a_why, "%s", why);
+        fprintf(stderr, "%s: %ld -> %ld (%s)\n", cf_tuning_name(ti), old_val[ti], v, why);
+    }
+
+    /* after: auto mode with the new values */
+    int n_slower = 0;
+    rep_table *tb = rep_new();
+    int c_k = rep_col(tb, "kernel", REP_STR), c_sz = rep_col(tb, "size", REP_STR), c_ty = rep_col(tb, "type", REP_STR),
+        c_w = rep_col(tb, "work", REP_NUM), c_thr = rep_col(tb, "threshold", REP_STR), c_T = rep_col(tb, "threads", REP_NUM),
+        c_1 = rep_col(tb, "ns_1thr", REP_NUM), c_s = rep_col(tb, "ns_serial", REP_NUM), c_pa = rep_col(tb, "ns_parallel", REP_NUM),
+        c_b = rep_col(tb, "ns_before", REP_NUM), c_sb = rep_col(tb, "split_before", REP_NUM),
+        c_a = rep_col(tb, "ns_after", REP_NUM), c_sa = rep_col(tb, "split_after", REP_NUM),
+        c_r = rep_col(tb, "after_vs_1thr", REP_NUM), c_v = rep_col(tb, "verdict", REP_STR);
+    char slower[1024] = "";
+    for (int i = 0; i < n; i++) {
+        tcase *x = &cs[i];
+        if (!x->ok) continue;
+        long v = cf_tuning_value(cf_tuning_get(), x->tidx);
+        fprintf(stderr, "after [%d/%d] %s %s\n", i + 1, n, x->c.kernel, x->c.size);
+        for (int t = 1; t < nth; t++) {
+            x->split_after[t] = cf_split_nthreads(x->c.work, v, th[t]);
+            x->after[t] = kb_time_case(&x->c, th[t], 0, min_time, &x->aftermin[t], NULL, NULL);
+            /* a serial decision that still reads slower is re-measured once (other processes) */
+            if (loses(x->aftermin[t], x->s1min))
+                x->after[t] = kb_time_case(&x->c, th[t], 0, min_time, &x->aftermin[t], NULL, NULL);
+            int sl = loses(x->aftermin[t], x->s1min);
+            n_slower += sl;
+            if (sl) {
+                size_t l = strlen(slower);
+                if (l + 100 < sizeof slower)
+                    snprintf(slower + l, sizeof slower - l, "%s%s %s @%d (%.2fx)", l ? "; " : "", x->c.kernel, x->c.size,
+                             th[t], x->s1min / x->aftermin[t]);
+            }
+            double before = x->split_before[t] > 1 ? x->par[t] : x->ser[t];
+            rep_row(tb);
+            rep_str(tb, c_k, "%s", x->c.kernel), rep_str(tb, c_sz, "%s", x->c.size), rep_str(tb, c_ty, "%s", x->c.type);
+            rep_num(tb, c_w, (double)x->c.work, 0);
+            rep_str(tb, c_thr, "%s %ld->%ld", x->c.thresh, old_val[x->tidx], v);
+            rep_num(tb, c_T, th[t], 0);
+            rep_num(tb, c_1, x->s1, 0), rep_num(tb, c_s, x->ser[t], 0), rep_num(tb, c_pa, x->par[t], 0);
+            rep_num(tb, c_b, before, 0), rep_num(tb, c_sb, x->split_before[t], 0);
+            rep_num(tb, c_a, x->after[t], 0), rep_num(tb, c_sa, x->split_after[t], 0);
+            rep_num(tb, c_r, x->s1 / x->after[t], 2);
+            rep_str(tb, c_v, "%s", sl ? "SLOWER than 1 thread" : wins(x->aftermin[t], x->s1min) ? "faster" : "same");
+        }
+    }
+    rep_meta(tb, "command", "cinfer tune%s%s --budget %.0f", quick ? " --quick" : " --full", dry ? " --dry-run" : "", budget);
+    rep_meta(tb, "isa", "%s", cf_isa_name(isa));
+    if (load >= 0) rep_meta(tb, "load", "%.2f (1-min load average before the run, %d cores)", load, cf_cpu()->n_cores);
+    rep_meta(tb, "timing", "ns = median critical-path ns per call (%.3f s per measurement); decisions and the verdict use "
+                           "the fastest batch (ns_min); before = the measurement matching the old split, after = "
+                           "re-timed in auto mode with the new value; after_vs_1thr = ns_1thr / ns_after",
+             min_time);
+    rep_meta(tb, "slower than 1 thread after tuning (auto, by ns_min, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "",
+             slower);
+    rep_meta(tb, "elapsed", "%.1f s", cf_now_s() - t_start);
+    rep_write(tt, stdout, (rep_format)fmt);
+    printf("\n");
+    rep_write(tb, stdout, (rep_format)fmt);
+    rep_free(tt), rep_free(tb);
+    for (int i = 0; i < n; i++)
+        if (cs[i].c.free) cs[i].c.free(&cs[i].c);
+    free(cs);
+
+    int rc = CLI_OK;
+    if (!dry) {
+        /* the file's directory may not exist yet */
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", out_path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) *slash = 0, plot_mkdir(dir);
+        char comment[256];
+        snprintf(comment, sizeof comment, "written by cinfer tune (%s, threads 1..%d); values equal to the defaults are omitted",
+                 cf_cpu()->name, th[nth - 1]);
+        if (cf_tuning_write_changed(out_path, isa, &fresh, comment, &e)) {
+            fprintf(stderr, "cinfer %s: %s\n", CMD, e.msg);
+            rc = CLI_FAIL;
+        } else {
+            fprintf(stderr, "wrote %s ([%s]); cinfer loads it at start%s\n", out_path, cf_isa_name(isa),
+                    getenv("CINFER_TUNING") ? " (CINFER_TUNING)" : "");
+        }
+    }
+    cf_tuning_reload(&e);
+    return rc;
 }
