@@ -32,9 +32,27 @@ size_t cf_mm_act_bytes_ref(int wtype, int64_t M, int64_t K) {
     return cf_act_layout(&h, cf_act_kind_of(wtype), CF_LAYOUT_ROW, 0, M, K);
 }
 
+/* One Q8_0-kind block of 32 under convention conv (mm_priv.h); returns d.  Under F16 the quants
+ * are those of cf_q8_block_ref. */
+static float q8_0_block(const float *x, int8_t *q, int conv) {
+    float amax = 0;
+    for (int i = 0; i < 32; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+    float id = 0, d = 0;
+    if (amax > 0 && amax < INFINITY) {
+        id = 127.0f / amax;
+        d = cf_act_q8_0_scale(amax / 127.0f, conv, &id);
+    }
+    for (int i = 0; i < 32; i++) { /* as cf_q8_block_ref: a NaN element quantizes to 0 */
+        float v = x[i] * id;          /* |v| <= 127.25 */
+        q[i] = (int8_t)(id == 0 || v != v ? 0 : v < -127.0f ? -127 : v > 127.0f ? 127 : (int)nearbyintf(v));
+    }
+    return id == 0 ? 0.0f : d;
+}
+
 void cf_mm_act_quantize_ref(const cf_par *p, int wtype, void *act, const float *X, int64_t ldx,
                             int64_t M, int64_t K) {
     assert(cf_mm_type_ok(wtype));
+    const int conv = cf_act_scale_get();
     cf_act_hdr h;
     cf_act_layout(&h, cf_act_kind_of(wtype), CF_LAYOUT_ROW, 0, M, K);
     if (p->ith == 0) memcpy(act, &h, sizeof h);
@@ -50,7 +68,7 @@ void cf_mm_act_quantize_ref(const cf_par *p, int wtype, void *act, const float *
             int32_t *s8 = (int32_t *)((char *)act + h.off_c);
             for (int64_t b = 0; b < h.nb; b++) {
                 int8_t *qb = q + (m * h.nb + b) * 32;
-                d[m * h.nb + b] = cf_q8_block_ref(x + b * 32, 32, qb);
+                d[m * h.nb + b] = q8_0_block(x + b * 32, qb, conv);
                 int s = 0;
                 for (int j = 0; j < 32; j++) s += qb[j];
                 s8[m * h.nb + b] = 8 * s;

@@ -7,8 +7,11 @@
  *   kind Q8_0  : blocks of 32 (nb = K/32).  Per block: 32 x int8 q, f32 d, i32 s8 = 8 * sum(q).
  *   kind Q8_K  : blocks of 256 (nb = K/256). Per block: 256 x int8 q, f32 d, 16 x i16 bsum
  *                (sum of each 16 consecutive q).
- *   Both quantized kinds: d = amax / 127, q = round-to-nearest-even(x * (127 / amax)), |q| <= 127;
- *   a block of zeros has d = 0 and q = 0.
+ *   Q8_K kind: d = amax / 127, q = round-to-nearest-even(x * (127 / amax)), |q| <= 127.
+ *   Q8_0 kind: d and q by the process-wide convention (kernels/act_scale.h, cf_act_q8_0_scale):
+ *              F16 rounds d = amax / 127 to f16 after computing q as above; BF16 rounds d to bf16
+ *              first and computes q = round-to-nearest-even(x * (1 / d)) (|q| <= 127 still).
+ *   A block of zeros has d = 0 and q = 0.
  *   layout ROW   : A = q   [M][nb][BLK]          B = d [M][nb]       C = sums [M][nb][..]
  *   layout ROWPAIR (Q8_0 kind, SIMD row kernels): as ROW, but each pair of blocks (2t, 2t+1) is
  *                stored as 16-byte quarters x[2t][0:16] x[2t+1][0:16] x[2t][16:32] x[2t+1][16:32],
@@ -24,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/act_scale.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
 
@@ -87,6 +91,19 @@ static inline void *cf_act_c(void *a) { return (char *)a + ((cf_act_hdr *)a)->of
 /* Scalar block quantizers shared by every ISA's act_quantize and cf_quantize_row(Q8_K): the
  * SIMD versions must produce the same bytes (tested). */
 float cf_q8_block_ref(const float *x, int n, int8_t *q); /* returns d */
+/* Q8_0-kind block scale under convention conv (kernels/act_scale.h), from d0 = amax / 127 and
+ * id = 127 / amax of a block with 0 < amax < inf: returns the d to store and updates *id to the
+ * multiplier the quants are rounded from (F16: d = f16(d0), *id kept; BF16: d = bf16(d0),
+ * *id = 1 / d).  Returns 0 with *id = 0 when d underflows (the block is then stored as zeros). */
+static inline float cf_act_q8_0_scale(float d0, int conv, float *id) {
+    if (conv == CF_ACT_SCALE_BF16) {
+        float d = cf_bf16_to_f32(cf_f32_to_bf16(d0));
+        if (!(d >= 0x1p-126f)) return *id = 0.0f;
+        *id = 1.0f / d;
+        return d;
+    }
+    return cf_f16_to_f32(cf_f32_to_f16(d0));
+}
 
 /* ---- per-ISA entry points (bound by matmul.c / quant.c) ---- */
 #define CF_MM_DECL(isa)                                                                          \

@@ -98,6 +98,7 @@ static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t l
     float *dd = (float *)((char *)act + h->off_b);
     void *cc = (char *)act + h->off_c;
     int G = h->layout == CF_LAYOUT_GROUP ? h->group : 1;
+    const int conv = cf_act_scale_get();
     for (int64_t r = r0; r < r1; r++) {
         if (h->kind == CF_ACT_F32) {
             memcpy((float *)q + r * h->K, X + r * ldx, (size_t)h->K * sizeof(float));
@@ -110,15 +111,20 @@ static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t l
             float id = 0;
             int ok = 0;
             float d = r < h->M ? mm_aq_scale(x + b * h->blk, h->blk, &id, &ok) : 0.0f;
+            if (ok && h->kind == CF_ACT_Q8_0) {
+                d = cf_act_q8_0_scale(d, conv, &id);
+                ok = id != 0;
+            }
             __m256 vid = _mm256_set1_ps(id);
             int32_t sums[16];
+            sums[0] = sums[1] = 0; /* blk >= 32, but the compiler cannot see it */
             for (int e = 0; e < h->blk; e += 32) {
                 __m256i v = _mm256_setzero_si256();
                 sums[e / 16] = sums[e / 16 + 1] = 0;
                 if (ok) v = mm_aq32(x + b * h->blk + e, vid, &sums[e / 16], &sums[e / 16 + 1]);
                 mm_aq_store(h, q, r, b, e, v);
             }
-            dd[di] = d;
+            dd[di] = ok ? d : 0.0f;
             if (h->kind == CF_ACT_Q8_0) {
                 ((int32_t *)cc)[di] = 8 * (sums[0] + sums[1]);
             } else if (h->layout == CF_LAYOUT_GROUP) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/act_scale.h"
 #include "kernels/quant.h"
 #include "model/batch.h"
 #include "model/context.h"
@@ -22,18 +23,25 @@
 #define NMSE_Q4_K_M 3e-3
 #define TEST_THREADS 2
 
+/* Each reference is compared under the Q8_0 activation scale convention of the runtime that made
+ * it (../shared/reference/README.md): llama.cpp's block_q8_0 (f16 scale) for the llama models,
+ * ik_llama.cpp's block_q8_2 (bf16 scale, quants from the rounded scale) for qwen3.  On these
+ * random-weight models a single differently rounded activation quant moves a row's NMSE by
+ * ~1e-4, so the convention alone decides whether qwen3 Q8_0 lands near 2e-4 or near 1.2e-3
+ * (kernels/act_scale.h). */
 typedef struct {
     const char *name;
     double tol;
+    cf_act_scale act_scale;
 } ref_model;
 
 static const ref_model k_models[] = {
-    {"stories260K", NMSE_F32},
-    {"synth-llama-spm32k-f16", NMSE_F16},
-    {"synth-llama-spm32k-q8_0", NMSE_Q8_0},
-    {"synth-llama-spm32k-q4_k_m", NMSE_Q4_K_M},
-    {"synth-qwen3-gpt2-50k-q8_0", NMSE_Q8_0},
-    {"synth-qwen3-gpt2-50k-q4_k_m", NMSE_Q4_K_M},
+    {"stories260K", NMSE_F32, CF_ACT_SCALE_F16},
+    {"synth-llama-spm32k-f16", NMSE_F16, CF_ACT_SCALE_F16},
+    {"synth-llama-spm32k-q8_0", NMSE_Q8_0, CF_ACT_SCALE_F16},
+    {"synth-llama-spm32k-q4_k_m", NMSE_Q4_K_M, CF_ACT_SCALE_F16},
+    {"synth-qwen3-gpt2-50k-q8_0", NMSE_Q8_0, CF_ACT_SCALE_BF16},
+    {"synth-qwen3-gpt2-50k-q4_k_m", NMSE_Q4_K_M, CF_ACT_SCALE_BF16},
 };
 #define N_MODELS ((int)(sizeof k_models / sizeof k_models[0]))
 
@@ -102,6 +110,7 @@ END_TEST
 START_TEST(test_parity) {
     if (!tu_have_shared()) return;
     const ref_model *rm = &k_models[_i];
+    cf_act_scale_set(rm->act_scale); /* this test's own process (Check forks each test) */
     char path[512];
     snprintf(path, sizeof path, "models/%s.gguf", rm->name);
     cf_model m;
@@ -140,15 +149,20 @@ START_TEST(test_parity) {
         teacher_force(&m, toks, n, (int)from, TEST_THREADS, CF_T_F16, ours);
         double worst = 0;
         long worst_row = -1;
+        const char *verbose = getenv("CINFER_TEST_VERBOSE");
+        int per_row = verbose && *verbose && strcmp(verbose, "0") != 0;
+        if (per_row) fprintf(stderr, "parity %s/%s per-row NMSE:", rm->name, base);
         for (long r = 0; r < rows; r++) {
             double v = tu_nmse(ours + r * n_vocab, ref + r * n_vocab, (size_t)n_vocab);
+            if (per_row) fprintf(stderr, " %.2g", v);
             if (!(v <= worst)) {
                 worst = v;
                 worst_row = r;
             }
         }
-        fprintf(stderr, "parity %-28s %-8s rows %3ld  max NMSE %.3g (row %ld)  tol %.0e\n", rm->name, base, rows, worst,
-                worst_row, rm->tol);
+        if (per_row) fprintf(stderr, "\n");
+        fprintf(stderr, "parity %-28s %-8s rows %3ld  max NMSE %.3g (row %ld)  tol %.0e  act scale %s\n", rm->name, base,
+                rows, worst, worst_row, rm->tol, cf_act_scale_name(rm->act_scale));
         ck_assert_msg(worst <= rm->tol, "%s/%s: row %ld NMSE %.3g > %.0e", rm->name, base, worst_row, worst, rm->tol);
         free(ours);
         free(ref);
