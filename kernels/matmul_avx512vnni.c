@@ -1,5 +1,6 @@
 /* AVX-512 VNNI matmul: as matmul_avx512.c, with vpdpbusd accumulating the int8 chunk products
- * straight into int32 (mm_group.h with G_VNNI = 1). */
+ * straight into int32 (mm_group.h with G_VNNI = 1), and the row kernels over packed weights
+ * (mm_pk16.h) when a matrix has a PK16 copy. */
 #include "kernels/mm_simd256.h"
 
 /* vpsignb has no 512-bit form: x where w > 0, -x where w < 0, 0 where w == 0. */
@@ -40,4 +41,5 @@ typedef __m512 gvf;
 #define G_DPBUSD(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
 
 #define MM_ISA avx512vnni
+#define MM_PK16 1
 #include "kernels/mm_entry.h"

@@ -6,6 +6,9 @@
 #include <assert.h>
 
 #include "kernels/mm_group.h"
+#ifdef MM_PK16
+#include "kernels/mm_pk16.h"
+#endif
 
 #define MM_CAT_(a, b) a##b
 #define MM_CAT(a, b) MM_CAT_(a, b)
@@ -51,7 +54,11 @@ void MM_CAT(cf_mm_matmul_act_, MM_ISA)(const cf_par *p, const cf_wmat *W, const 
     else if (h->layout == CF_LAYOUT_GROUP) {
         assert(h->group == G_ROWS);
         g_run(p, W, h, act, M, Y, ldy);
-    } else mm_row_run(p, W, h, act, M, Y, ldy);
+    }
+#ifdef MM_PK16
+    else if (pk_usable(W, h)) pk_run(p, W, h, act, M, Y, ldy);
+#endif
+    else mm_row_run(p, W, h, act, M, Y, ldy);
 }
 
 #endif

@@ -85,19 +85,21 @@ size_t cf_wmat_pack_bytes(const cf_wmat *W) {
 void cf_wmat_pack(const cf_wmat *W, void *dst) {
     int64_t C = pk_chunks(W->type), nb = W->k / 32, G = W->n / CF_PACK_ROWS;
     size_t stride = cf_wmat_pack_stride(W), bs = W->type == CF_T_Q4_0 ? sizeof(cf_blk_q4_0) : sizeof(cf_blk_q8_0);
+    uint32_t flip = W->type == CF_T_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 as unsigned bytes */
     assert(C && W->row_bytes == (size_t)nb * bs);
     for (int64_t g = 0; g < G; g++) {
         uint8_t *q = (uint8_t *)dst + g * stride, *d = q + nb * C * 4 * CF_PACK_ROWS;
-        memset(q, 0, stride);
+        memset(d + nb * 2 * CF_PACK_ROWS, 0, stride - (size_t)nb * (C * 4 + 2) * CF_PACK_ROWS); /* padding */
         for (int i = 0; i < CF_PACK_ROWS; i++) {
-            const uint8_t *row = (const uint8_t *)W->data + (g * CF_PACK_ROWS + i) * W->row_bytes;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *blk = row + b * bs;
+            const uint8_t *blk = (const uint8_t *)W->data + (g * CF_PACK_ROWS + i) * W->row_bytes;
+            for (int64_t b = 0; b < nb; b++, blk += bs) {
                 memcpy(d + (b * CF_PACK_ROWS + i) * 2, blk, 2); /* d is the block's first field */
+                uint8_t *o = q + (b * C * CF_PACK_ROWS + i) * 4;
                 for (int64_t c = 0; c < C; c++) {
-                    uint8_t *o = q + ((b * C + c) * CF_PACK_ROWS + i) * 4;
-                    for (int j = 0; j < 4; j++)
-                        o[j] = W->type == CF_T_Q4_0 ? blk[2 + 4 * c + j] : (uint8_t)(blk[2 + 4 * c + j] ^ 0x80);
+                    uint32_t v;
+                    memcpy(&v, blk + 2 + 4 * c, 4);
+                    v ^= flip;
+                    memcpy(o + c * CF_PACK_ROWS * 4, &v, 4);
                 }
             }
         }

@@ -44,9 +44,7 @@ void cf_fwd_mm_run(const cf_par *p, const cf_fwd_mm_job *jobs, int nj, int64_t M
     for (int j = j0; j <= j1 && j < nj; j++) {
         int64_t a = j == j0 ? r0 : 0, b = j == j1 ? r1 : jobs[j].w->n;
         if (b <= a) continue;
-        cf_wmat sub = *jobs[j].w;
-        sub.data = (const char *)sub.data + (size_t)a * sub.row_bytes;
-        sub.n = b - a;
+        cf_wmat sub = cf_wmat_rows(jobs[j].w, a, b - a); /* a: a multiple of the granule (keeps PK16) */
         cf_matmul_act(&cf_par_serial, &sub, jobs[j].act, M, jobs[j].y + a, jobs[j].ldy);
     }
 }

@@ -282,6 +282,7 @@ int cf_model_from_gguf(cf_model *m, cf_gguf *g, cf_err *err) {
         rc = read_hparams(&L);
     }
     if (!rc) rc = bind_weights(&L);
+    if (!rc) cf_model_pack(m);
     if (rc) {
         if (rc == -1) rc = CF_EFORMAT;
         cf_model_free(m);
@@ -314,6 +315,7 @@ void cf_model_free(cf_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
+    free(m->pack);
     cf_gguf_close(&m->gguf);
     memset(m, 0, sizeof *m);
 }

@@ -48,6 +48,8 @@ typedef struct {
     int64_t n_params;        /* elements of those tensors */
     float **owned;           /* widened norm vectors (freed with the model) */
     int n_owned, cap_owned;
+    void *pack;              /* PK16 copies of the Q4_0/Q8_0 matrices (cf_model_pack), or NULL */
+    size_t pack_bytes;
     char name[128];          /* general.name or the file name */
     int file_type;           /* general.file_type, -1 if absent */
 } cf_model;
@@ -58,6 +60,12 @@ int cf_model_load(cf_model *m, const char *path, cf_err *err);
 /* Same over a GGUF already opened (takes ownership of g, also on error). */
 int cf_model_from_gguf(cf_model *m, cf_gguf *g, cf_err *err);
 void cf_model_free(cf_model *m);
+
+/* Builds the PK16 packed copy of every Q4_0 / Q8_0 matrix the forward pass multiplies by (see
+ * kernels/matmul.h) and points their cf_wmat.pack at it, when the active ISA reads packed
+ * weights and tuning mm_pack is on; called by the loaders.  Out of memory only leaves the model
+ * unpacked (same results, slower decode).  Returns the bytes packed. */
+size_t cf_model_pack(cf_model *m);
 
 /* Dominant weight type (most bytes among the layer matrices), for reports. */
 int cf_model_main_type(const cf_model *m);

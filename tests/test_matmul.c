@@ -72,6 +72,16 @@ static wbuf make_w(int t, int64_t N, int64_t K, uint64_t seed) {
     return b;
 }
 
+/* Gives w a PK16 packed copy when its type has one; returns the buffer (NULL: none). */
+static void *attach_pack(cf_wmat *w) {
+    size_t nb = cf_wmat_pack_bytes(w);
+    if (!nb) return NULL;
+    void *p = aligned_alloc(64, (nb + 63) / 64 * 64);
+    cf_wmat_pack(w, p);
+    w->pack = p;
+    return p;
+}
+
 typedef struct {
     const cf_matmul_ops *o;
     const cf_wmat *W;
@@ -149,6 +159,20 @@ static void check_case(int t, int64_t M, int64_t N, int64_t K) {
                               "%s %s M=%lld N=%lld K=%lld: row %lld differs from the ref level", cf_isa_name((cf_isa)isa),
                               cf_dtype_get(t)->name, (long long)M, (long long)N, (long long)K, (long long)m);
     }
+    /* with a PK16 packed copy (read by the levels that have packed kernels): the same bits */
+    void *pk = attach_pack(&w.w);
+    if (pk)
+        for (int isa = 1; isa < CF_ISA_COUNT; isa++) {
+            if (!cf_isa_supported((cf_isa)isa)) continue;
+            memset(Y, 0xff, (size_t)(M * ldy) * sizeof(float));
+            run_mm(cf_matmul_ops_for((cf_isa)isa), &w.w, X, ldx, M, Y, ldy, 1);
+            for (int64_t m = 0; m < M; m++)
+                ck_assert_msg(memcmp(Y + m * ldy, Yr + m * ldy, N * sizeof(float)) == 0,
+                              "%s %s packed M=%lld N=%lld K=%lld: row %lld differs from the ref level",
+                              cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, (long long)M, (long long)N, (long long)K,
+                              (long long)m);
+        }
+    free(pk);
     free(X), free(Yo), free(Yr), free(Y), free(w.data);
 }
 
@@ -201,10 +225,15 @@ START_TEST(test_matmul_extremes) {
         for (int64_t n = 0; n < N; n++) ck_assert(Yr[n] == 0);
         for (int isa = 1; isa < CF_ISA_COUNT; isa++) {
             if (!cf_isa_supported((cf_isa)isa)) continue;
-            for (int64_t MM = 1; MM <= M; MM += M - 1) {
-                run_mm(cf_matmul_ops_for((cf_isa)isa), &w, X, K, MM, Y, N, 1);
-                ck_assert_msg(memcmp(Y, Yr, MM * N * sizeof(float)) == 0, "%s %s M=%lld", cf_isa_name((cf_isa)isa),
-                              cf_dtype_get(t)->name, (long long)MM);
+            for (int pk = 0; pk < 2; pk++) {
+                cf_wmat wp = w;
+                void *pb = pk ? attach_pack(&wp) : NULL;
+                for (int64_t MM = 1; MM <= M; MM += MM < 4 ? 1 : M - 4) {
+                    run_mm(cf_matmul_ops_for((cf_isa)isa), &wp, X, K, MM, Y, N, 1);
+                    ck_assert_msg(memcmp(Y, Yr, MM * N * sizeof(float)) == 0, "%s %s%s M=%lld", cf_isa_name((cf_isa)isa),
+                                  cf_dtype_get(t)->name, pk ? " packed" : "", (long long)MM);
+                }
+                free(pb);
             }
         }
         free(wd), free(X), free(Yr), free(Y);
@@ -220,9 +249,14 @@ START_TEST(test_matmul_invariance) {
     float *X = rand_x(M, K, 11);
     float *Y = malloc(M * N * sizeof(float)), *Z = malloc(M * N * sizeof(float));
     cf_tuning *tu = cf_tuning_mut();
-    for (int isa = 0; isa < CF_ISA_COUNT; isa++) {
-        if (!cf_isa_supported((cf_isa)isa)) continue;
-        const cf_matmul_ops *o = cf_matmul_ops_for((cf_isa)isa);
+    void *pk = NULL;
+    for (int isa = 0; isa < 2 * CF_ISA_COUNT; isa++) {
+        if (isa == CF_ISA_COUNT) { /* second round: the same with a PK16 packed copy */
+            pk = attach_pack(&w.w);
+            if (!pk) break;
+        }
+        if (!cf_isa_supported((cf_isa)(isa % CF_ISA_COUNT))) continue;
+        const cf_matmul_ops *o = cf_matmul_ops_for((cf_isa)(isa % CF_ISA_COUNT));
         cf_err e;
         ck_assert_int_eq(cf_tuning_reload(&e), 0);
         run_mm(o, &w.w, X, K, M, Y, N, 1);
@@ -230,12 +264,12 @@ START_TEST(test_matmul_invariance) {
         for (int64_t m = 0; m < M; m++) {
             run_mm(o, &w.w, X + m * K, K, 1, Z, N, 1);
             ck_assert_msg(memcmp(Z, Y + m * N, N * sizeof(float)) == 0, "%s %s: row %lld alone differs",
-                          cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, (long long)m);
+                          cf_isa_name((cf_isa)(isa % CF_ISA_COUNT)), cf_dtype_get(t)->name, (long long)m);
         }
         for (int64_t mb = 2; mb <= 7; mb++) {
             run_mm(o, &w.w, X + 9 * K, K, mb, Z, N, 1);
             ck_assert_msg(memcmp(Z, Y + 9 * N, mb * N * sizeof(float)) == 0, "%s %s: batch of %lld differs",
-                          cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, (long long)mb);
+                          cf_isa_name((cf_isa)(isa % CF_ISA_COUNT)), cf_dtype_get(t)->name, (long long)mb);
         }
         /* thread counts with splitting forced, tiles, cache blocks and the GEMM switch point */
         static const long knobs[][6] = {
@@ -253,16 +287,16 @@ START_TEST(test_matmul_invariance) {
             tu->tile_mm_mr = knobs[kk][5];
             memset(Z, 0xff, M * N * sizeof(float));
             run_mm(o, &w.w, X, K, M, Z, N, (int)knobs[kk][0]);
-            ck_assert_msg(memcmp(Z, Y, M * N * sizeof(float)) == 0, "%s %s: knob set %zu differs", cf_isa_name((cf_isa)isa),
+            ck_assert_msg(memcmp(Z, Y, M * N * sizeof(float)) == 0, "%s %s: knob set %zu differs", cf_isa_name((cf_isa)(isa % CF_ISA_COUNT)),
                           cf_dtype_get(t)->name, kk);
             /* decode row alone under the same knobs */
             run_mm(o, &w.w, X + 36 * K, K, 1, Z, N, (int)knobs[kk][0]);
             ck_assert_msg(memcmp(Z, Y + 36 * N, N * sizeof(float)) == 0, "%s %s: knob set %zu, M=1 differs",
-                          cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, kk);
+                          cf_isa_name((cf_isa)(isa % CF_ISA_COUNT)), cf_dtype_get(t)->name, kk);
         }
         ck_assert_int_eq(cf_tuning_reload(&e), 0);
     }
-    free(X), free(Y), free(Z), free(w.data);
+    free(pk), free(X), free(Y), free(Z), free(w.data);
 }
 END_TEST
 
@@ -311,6 +345,52 @@ START_TEST(test_matmul_long_k) {
 }
 END_TEST
 
+/* PK16 packed copies: long K, sub-views (cf_wmat_rows keeps the pack only on group boundaries),
+ * the decode path and small batches on several threads: bitwise the ref level. */
+START_TEST(test_matmul_packed) {
+    static const int qt[] = {CF_T_Q8_0, CF_T_Q4_0};
+    int t = qt[_i];
+    int64_t K = 32 * 301, N = 16 * 5 + 9, M = 5;
+    wbuf w = make_w(t, N, K, 31);
+    ck_assert_uint_eq(cf_wmat_pack_bytes(&w.w), (size_t)5 * cf_wmat_pack_stride(&w.w));
+    ck_assert_uint_eq(cf_wmat_pack_stride(&w.w) % 64, 0);
+    float *X = rand_x(M, K, 37), *Yr = malloc(M * N * sizeof(float)), *Y = malloc(M * N * sizeof(float));
+    run_mm(cf_matmul_ops_for(CF_ISA_REF), &w.w, X, K, M, Yr, N, 1);
+    void *pk = attach_pack(&w.w);
+    ck_assert_ptr_nonnull(pk);
+    for (int isa = 1; isa < CF_ISA_COUNT; isa++) {
+        if (!cf_isa_supported((cf_isa)isa)) continue;
+        const cf_matmul_ops *o = cf_matmul_ops_for((cf_isa)isa);
+        cf_tuning_mut()->thresh_matmul = 0;
+        for (int nth = 1; nth <= 3; nth++)
+            for (int64_t mm = 1; mm <= M; mm++) {
+                memset(Y, 0xff, M * N * sizeof(float));
+                run_mm(o, &w.w, X, K, mm, Y, N, nth);
+                ck_assert_msg(memcmp(Y, Yr, mm * N * sizeof(float)) == 0, "%s %s packed: M=%lld on %d threads differs",
+                              cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, (long long)mm, nth);
+            }
+        static const int64_t r0s[] = {0, 16, 32, 5, 17, 80};
+        for (size_t i = 0; i < sizeof r0s / sizeof r0s[0]; i++) {
+            int64_t r0 = r0s[i], n = N - r0 - (i & 1);
+            cf_wmat sv = cf_wmat_rows(&w.w, r0, n);
+            ck_assert(r0 % 16 == 0 ? sv.pack != NULL : sv.pack == NULL);
+            run_mm(o, &sv, X, K, 2, Y, N, 1);
+            for (int m = 0; m < 2; m++)
+                ck_assert_msg(memcmp(Y + m * N, Yr + m * N + r0, n * sizeof(float)) == 0, "%s %s: rows from %lld differ",
+                              cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, (long long)r0);
+        }
+        cf_err e;
+        ck_assert_int_eq(cf_tuning_reload(&e), 0);
+    }
+    /* a type without a packed layout, and too few rows */
+    wbuf k4 = make_w(CF_T_Q4_K, 32, 256, 3), s15 = make_w(t, 15, 64, 3);
+    ck_assert_uint_eq(cf_wmat_pack_bytes(&k4.w), 0);
+    ck_assert_uint_eq(cf_wmat_pack_bytes(&s15.w), 0);
+    free(k4.data), free(s15.data);
+    free(pk), free(X), free(Yr), free(Y), free(w.data);
+}
+END_TEST
+
 typedef struct {
     const cf_wmat *W;
     const float *X;
@@ -354,6 +434,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, test_matmul_invariance, 0, NTYPES);
     tcase_add_loop_test(tc, test_matmul_msplit, 0, NTYPES);
     tcase_add_loop_test(tc, test_matmul_long_k, 0, 4);
+    tcase_add_loop_test(tc, test_matmul_packed, 0, 2);
     tcase_add_test(tc, test_matmul_dispatch);
     suite_add_tcase(s, tc);
     return s;

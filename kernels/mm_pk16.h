@@ -1,0 +1,132 @@
+/* Row kernels over PK16 packed weights (layout in matmul.h), AVX-512 VNNI: one zmm lane per
+ * weight row, so a group of 16 weight rows needs no horizontal reduction.
+ *
+ * Per block b and activation row r: the 4-byte activation chunks are broadcast and vpdpbusd
+ * multiplies them with the 16 rows' unsigned weight bytes (Q4_0: nibbles 0..15; Q8_0: q + 128),
+ * accumulating on top of the offset that makes the sum exact:
+ *   Q4_0: i_b = -8 sum(q_x) + sum nib*q_x        Q8_0: i_b = -128 sum(q_x) + sum (q_w+128)*q_x
+ * (sum(q_x) from the activation's s8 = 8 sum(q_x)), i.e. the integer block sums of matmul.h, then
+ * acc = fma(dx_b*dw_b, (float)i_b, acc) lane-wise in increasing b: the canonical order, so the
+ * results are bitwise those of every other level.
+ * Reads ROW and ROWPAIR activations (the row-kernel layouts); weight rows past the last full
+ * group go to the unpacked row kernels.  Included by matmul_avx512vnni.c after mm_simd256.h. */
+#ifndef CF_MM_PK16_H
+#define CF_MM_PK16_H
+#include "kernels/tuning.h"
+
+/* Element offsets of the low (0..15) and high (16..31) halves of block b in one activation row. */
+MM_INLINE void pk_halves(int layout, int64_t nb, int64_t b, int64_t *lo, int64_t *hi) {
+    if (layout == CF_LAYOUT_ROWPAIR && !((nb & 1) && b == nb - 1)) {
+        *lo = (b & ~(int64_t)1) * 32 + (b & 1) * 16;
+        *hi = *lo + 32;
+    } else {
+        *lo = b * 32;
+        *hi = *lo + 16;
+    }
+}
+
+#define PK_BC(p) _mm512_set1_epi32((int)mm_ld32(p))
+
+/* MR activation rows x one group of 16 weight rows over all nb blocks; y[r * ldy + i]. */
+MM_INLINE void pk_tile(int wt, int MR, const uint8_t *g, int64_t nb, int layout, const int8_t *const *xq,
+                       const float *const *xd, const int32_t *const *xs, float *y, int64_t ldy, int64_t pf) {
+    const int C = wt == CF_T_Q4_0 ? 4 : 8;
+    const uint8_t *wd = g + nb * C * 64;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc[4];
+    for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *wb = g + b * C * 64;
+        if (pf)
+            for (int l = 0; l < C; l++) _mm_prefetch((const char *)(wb + pf + 64 * l), _MM_HINT_T0);
+        __m512i w[8]; /* w[c]: elements 4c..4c+3 of the low half (c < 4), of the high half (c >= 4) */
+        for (int c = 0; c < 4; c++) {
+            __m512i v = _mm512_loadu_si512((const void *)(wb + 64 * c));
+            if (wt == CF_T_Q4_0) {
+                w[c] = _mm512_and_si512(v, m4);
+                w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            } else {
+                w[c] = v;
+                w[4 + c] = _mm512_loadu_si512((const void *)(wb + 256 + 64 * c));
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + b * 32)));
+        int64_t lo, hi;
+        pk_halves(layout, nb, b, &lo, &hi);
+        for (int r = 0; r < MR; r++) {
+            const int8_t *xl = xq[r] + lo, *xh = xq[r] + hi;
+            /* four independent chains (exact integers: any association gives the same sum) */
+            __m512i s0 = _mm512_set1_epi32(wt == CF_T_Q4_0 ? -xs[r][b] : -16 * xs[r][b]);
+            __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], PK_BC(xl + 4));
+            __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], PK_BC(xh));
+            __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], PK_BC(xh + 4));
+            s0 = _mm512_dpbusd_epi32(s0, w[0], PK_BC(xl));
+            s0 = _mm512_dpbusd_epi32(s0, w[2], PK_BC(xl + 8));
+            s1 = _mm512_dpbusd_epi32(s1, w[3], PK_BC(xl + 12));
+            s2 = _mm512_dpbusd_epi32(s2, w[6], PK_BC(xh + 8));
+            s3 = _mm512_dpbusd_epi32(s3, w[7], PK_BC(xh + 12));
+            __m512i t = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(xd[r][b]), dw), _mm512_cvtepi32_ps(t), acc[r]);
+        }
+    }
+    for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * ldy, acc[r]);
+}
+
+MM_INLINE void pk_tile_mr(int wt, int MR, const uint8_t *g, int64_t nb, int layout, const int8_t *const *xq,
+                          const float *const *xd, const int32_t *const *xs, float *y, int64_t ldy, int64_t pf) {
+#define PK_CASE(T)                                                                                \
+    if (wt == T) {                                                                                \
+        switch (MR) {                                                                             \
+        case 4: pk_tile(T, 4, g, nb, layout, xq, xd, xs, y, ldy, pf); return;                     \
+        case 3: pk_tile(T, 3, g, nb, layout, xq, xd, xs, y, ldy, pf); return;                     \
+        case 2: pk_tile(T, 2, g, nb, layout, xq, xd, xs, y, ldy, pf); return;                     \
+        default: pk_tile(T, 1, g, nb, layout, xq, xd, xs, y, ldy, pf); return;                    \
+        }                                                                                         \
+    }
+    PK_CASE(CF_T_Q4_0)
+    PK_CASE(CF_T_Q8_0)
+#undef PK_CASE
+}
+
+/* Whether matmul_act takes the packed path for W and these activations. */
+static inline int pk_usable(const cf_wmat *W, const cf_act_hdr *h) {
+    return W->pack && (W->type == CF_T_Q4_0 || W->type == CF_T_Q8_0) && h->kind == CF_ACT_Q8_0 &&
+           h->layout != CF_LAYOUT_GROUP && W->n >= CF_PACK_ROWS;
+}
+
+static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y,
+                   int64_t ldy) {
+    int64_t m0, m1, n0, n1;
+    cf_mm_split(p, M, W->n, W->k, CF_PACK_ROWS, 0, &m0, &m1, &n0, &n1);
+    if (n0 >= n1 || m0 >= m1) return;
+    int64_t n16 = W->n / CF_PACK_ROWS * CF_PACK_ROWS, pe = n1 < n16 ? n1 : n16;
+    int64_t tail = n0 % CF_PACK_ROWS ? n0 : pe; /* splits land on groups; anything else goes unpacked */
+    const int8_t *q = (const int8_t *)act + CF_ACT_HDR;
+    const float *d = (const float *)((const char *)act + h->off_b);
+    const int32_t *s8 = (const int32_t *)((const char *)act + h->off_c);
+    size_t stride = cf_wmat_pack_stride(W);
+    int64_t pf = cf_tuning_get()->tile_mm_pf;
+    for (int64_t n = n0; n < tail; n += CF_PACK_ROWS) {
+        const uint8_t *g = (const uint8_t *)W->pack + (size_t)(n / CF_PACK_ROWS) * stride;
+        for (int64_t m = m0; m < m1;) {
+            int MR = m1 - m >= 4 ? 4 : (int)(m1 - m);
+            const int8_t *xq[4];
+            const float *xd[4];
+            const int32_t *xs[4];
+            for (int r = 0; r < MR; r++) {
+                xq[r] = q + (m + r) * h->nb * 32;
+                xd[r] = d + (m + r) * h->nb;
+                xs[r] = s8 + (m + r) * h->nb;
+            }
+            pk_tile_mr(W->type, MR, g, h->nb, h->layout, xq, xd, xs, Y + m * ldy + n, ldy, pf);
+            m += MR;
+        }
+    }
+    if (tail < n1) {
+        cf_wmat t = cf_wmat_rows(W, tail, n1 - tail);
+        t.pack = NULL;
+        mm_row_run(&cf_par_serial, &t, h, act, M, Y + tail, ldy);
+    }
+}
+
+#endif
