@@ -36,7 +36,7 @@ typedef struct {
     int p, n, reps, fmt, profile, kv_type;
     int threads[MAX_LIST], nthreads;
     int par[MAX_LIST], npar;
-    int par_p, par_n;
+    int par_p, par_n, par_threads;
     long ctx;
 } opts;
 
@@ -49,6 +49,7 @@ static void usage(FILE *f) {
                "  --parallel LIST   parallel-sequence counts, e.g. 1,2,4,8,16 (default: none)\n"
                "  --par-p N         prompt tokens per sequence in the parallel table (default min(p,128))\n"
                "  --par-n N         generated tokens per sequence in the parallel table (default min(n,32))\n"
+               "  --par-threads N   threads for the parallel table (default: the largest of -t)\n"
                "  --ctx N           positions per sequence (default p + n; at least that)\n"
                "  --kv-type T       f16 (default) or f32\n"
                "  --format FMT      md (default), csv or json\n"
@@ -56,7 +57,7 @@ static void usage(FILE *f) {
                "  --profile         time per kernel family per token (pp and tg) vs the machine's limits\n"
                "  --plot DIR        write SVG charts: tokens/s vs threads, parallel throughput scaling\n"
                "Tokens are random (fixed seed); tg samples greedily and feeds the sample back.  The\n"
-               "parallel table runs at the largest thread count of -t.\n");
+               "parallel table runs at the largest thread count of -t unless --par-threads says otherwise.\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -85,6 +86,8 @@ static int parse(int argc, char **argv, opts *o) {
                 return CLI_USAGE;
         } else if (!strcmp(a, "--par-p")) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || cli_int(CMD, a, v, 1, 1 << 20, &o->par_p)) return CLI_USAGE;
+        } else if (!strcmp(a, "--par-threads")) {
+            if (!(v = cli_value(CMD, argc, argv, &i)) || cli_int(CMD, a, v, 1, 256, &o->par_threads)) return CLI_USAGE;
         } else if (!strcmp(a, "--par-n")) {
             if (!(v = cli_value(CMD, argc, argv, &i)) || cli_int(CMD, a, v, 1, 1 << 20, &o->par_n)) return CLI_USAGE;
         } else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) {
@@ -415,6 +418,7 @@ int bench_model_main(int argc, char **argv) {
     int pth = 1;
     for (int i = 0; i < o.nthreads; i++)
         if (o.threads[i] > pth) pth = o.threads[i];
+    if (o.par_threads > 0) pth = o.par_threads;
     if (o.npar) {
         rep_meta(tp, "method", "P sequences in P KV slots at %d threads: P prompts of %d random tokens prefilled together "
                                "(pp t/s = P x %d / time), then %d steps of one batch of P tokens (tg t/s = P x %d / time, "
