@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/act_scale.h"
 #include "kernels/cpu.h"
 #include "kernels/tuning.h"
 
@@ -85,5 +86,6 @@ int cli_init_runtime(const char *cmd) {
     cf_err e;
     if (cf_cpu_init(&e)) return cli_usage_error(cmd, "%s", e.msg);
     if (cf_tuning_reload(&e)) return cli_usage_error(cmd, "%s", e.msg);
+    if (cf_act_scale_init(&e)) return cli_usage_error(cmd, "%s", e.msg);
     return 0;
 }
