@@ -35,6 +35,9 @@
 #define CMD "tune"
 #define WIN_MARGIN 0.03
 #define LOSE_TOL 0.05
+/* serial work in a T-thread team should take what it takes alone; a larger median ratio means
+ * other processes preempt the team and every team timing is noise */
+#define BUSY_RATIO 1.25
 enum { MAX_T = 8 };
 
 static void usage(FILE *f) {
@@ -45,11 +48,14 @@ static void usage(FILE *f) {
                "  --quick | --full sweep size regardless of the budget\n"
                "  --kernels LIST   only these kernels or families (e.g. rmsnorm,matmul)\n"
                "  --dry-run        measure and print, do not write the file\n"
+               "  --force          write the file even when the machine looks busy (see below)\n"
                "  --format FMT     md (default), csv or json for the table on stdout\n"
                "Progress goes to stderr; the table of before/after times per case to stdout.  The file\n"
                "lists only values that differ from the defaults; cinfer loads it at start (CINFER_TUNING\n"
-               "points elsewhere; CINFER_<NAME> environment variables override it).\n",
-            cf_tuning_path());
+               "points elsewhere; CINFER_<NAME> environment variables override it).  When serial work in a\n"
+               "team runs (median over cases) more than %.2fx slower than alone, other processes are\n"
+               "preempting the team: the file is then not written unless --force.\n",
+            cf_tuning_path(), BUSY_RATIO);
 }
 
 typedef struct {
@@ -135,7 +141,7 @@ static long decide(const tcase *cs, int n, int ti, const int *th, int nth, long 
 
 int cmd_tune(int argc, char **argv) {
     const char *out_path = NULL, *kernels = NULL;
-    int th[MAX_T] = {1, 0}, nth = 0, quick = -1, dry = 0, fmt = REP_MD;
+    int th[MAX_T] = {1, 0}, nth = 0, quick = -1, dry = 0, fmt = REP_MD, force = 0;
     double budget = 120;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -154,6 +160,8 @@ int cmd_tune(int argc, char **argv) {
             quick = 1;
         } else if (!strcmp(a, "--full")) {
             quick = 0;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
         } else if (!strcmp(a, "--dry-run")) {
             dry = 1;
         } else if (!strcmp(a, "--format")) {
@@ -242,6 +250,24 @@ int cmd_tune(int argc, char **argv) {
         }
     }
 
+    /* busy check: serial work in the team vs alone */
+    double *rat = malloc(sizeof(double) * (size_t)n), busy = 1;
+    int nr = 0;
+    for (int i = 0; rat && i < n; i++)
+        if (cs[i].ok && cs[i].s1min > 0 && cs[i].sermin[1] > 0) rat[nr++] = cs[i].sermin[1] / cs[i].s1min;
+    if (nr) {
+        for (int i = 1; i < nr; i++) /* insertion sort: n is small */
+            for (int j = i; j > 0 && rat[j] < rat[j - 1]; j--) {
+                double t = rat[j];
+                rat[j] = rat[j - 1], rat[j - 1] = t;
+            }
+        busy = rat[nr / 2];
+    }
+    free(rat);
+    int is_busy = busy > BUSY_RATIO;
+    fprintf(stderr, "team check: serial work in a %d-thread team takes %.2fx its 1-thread time (median of %d cases)%s\n",
+            th[1], busy, nr, is_busy ? ": the machine is busy, team timings are noise" : "");
+
     /* decide per threshold parameter */
     cf_tuning fresh; /* defaults + file, without the environment: what the file should hold */
     cf_err e;
@@ -326,6 +352,8 @@ int cmd_tune(int argc, char **argv) {
              min_time);
     rep_meta(tb, "slower than 1 thread after tuning (auto, by ns_min, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "",
              slower);
+    rep_meta(tb, "team check", "serial work in a %d-thread team: %.2fx its 1-thread time (median; > %.2f = busy machine%s)",
+             th[1], busy, BUSY_RATIO, is_busy ? (force ? ", written anyway (--force)" : ", file NOT written") : "");
     rep_meta(tb, "elapsed", "%.1f s", cf_now_s() - t_start);
     rep_write(tt, stdout, (rep_format)fmt);
     printf("\n");
@@ -336,7 +364,11 @@ int cmd_tune(int argc, char **argv) {
     free(cs);
 
     int rc = CLI_OK;
-    if (!dry) {
+    if (!dry && is_busy && !force) {
+        fprintf(stderr, "cinfer %s: not writing %s: the machine is busy (team check %.2fx > %.2f); rerun when it is idle, "
+                        "or pass --force\n", CMD, out_path, busy, BUSY_RATIO);
+        rc = CLI_FAIL;
+    } else if (!dry) {
         /* the file's directory may not exist yet */
         char dir[1024];
         snprintf(dir, sizeof dir, "%s", out_path);
