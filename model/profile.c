@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "kernels/cpu.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
 
@@ -167,6 +168,13 @@ void cf_profile_print(FILE *f, const cf_prof_report *r, const char *title) {
         if (w->pct >= 0) fprintf(f, "%6.1f%%\n", w->pct);
         else fprintf(f, "%7s\n", "-");
     }
+    double wbytes = 0; /* matmul bytes per forward pass = the weights */
+    for (int i = 0; i < r->n; i++)
+        if (!strncmp(r->rows[i].name, "matmul ", 7)) wbytes += r->rows[i].bytes * r->tokens / (r->forwards > 0 ? r->forwards : 1);
+    const cf_cpu_info *cpu = cf_cpu();
+    if (wbytes > 0 && wbytes <= (double)cpu->l3)
+        fprintf(f, "  note: the weights (%.2f MiB) fit in L3 (%zu MiB): rows bound by DRAM can exceed 100%%\n",
+                wbytes / (1 << 20), cpu->l3 >> 20);
     double diff = r->wall_ns > 0 ? 100 * (r->sum_ns - r->wall_ns) / r->wall_ns : 0;
     fprintf(f, "  sum of rows %.2f us/token; wall %.2f us/token (%+.1f%%)\n", r->sum_ns * 1e-3, r->wall_ns * 1e-3, diff);
     if (r->bottleneck >= 0) {
