@@ -39,7 +39,11 @@ for name in $targets; do
   else
     last=$(grep -E "^#[0-9]+" "$work/$name.log" | tail -1)
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$name.log")
-    echo "   $name: ${runs:-?} executions; last status: $last"
+    cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+    ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+    corp=$(echo "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
+    echo "   $name: ${secs} s, ${runs:-?} executions, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
+    echo "   last status: $last"
   fi
 done
 [ -z "$fail" ] || { echo "fuzz-smoke FAILED:$fail (logs and crashing inputs in $work)"; exit 1; }
