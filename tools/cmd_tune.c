@@ -302,7 +302,7 @@ int cmd_tune(int argc, char **argv) {
     }
 
     /* after: auto mode with the new values */
-    int n_slower = 0;
+    int n_slower = 0, n_mis = 0;
     rep_table *tb = rep_new();
     int c_k = rep_col(tb, "kernel", REP_STR), c_sz = rep_col(tb, "size", REP_STR), c_ty = rep_col(tb, "type", REP_STR),
         c_w = rep_col(tb, "work", REP_NUM), c_thr = rep_col(tb, "threshold", REP_STR), c_T = rep_col(tb, "threads", REP_NUM),
@@ -323,7 +323,10 @@ int cmd_tune(int argc, char **argv) {
             if (loses(x->aftermin[t], x->s1min))
                 x->after[t] = kb_time_case(&x->c, th[t], 0, min_time, &x->aftermin[t], NULL, NULL);
             int sl = loses(x->aftermin[t], x->s1min);
-            n_slower += sl;
+            /* a threshold mistake: auto slower than the better of serial / parallel in the same team */
+            double best_team = x->sermin[t] < x->parmin[t] ? x->sermin[t] : x->parmin[t];
+            int mis = x->aftermin[t] > best_team * (1 + LOSE_TOL);
+            n_slower += sl, n_mis += mis;
             if (sl) {
                 size_t l = strlen(slower);
                 if (l + 100 < sizeof slower)
@@ -340,7 +343,8 @@ int cmd_tune(int argc, char **argv) {
             rep_num(tb, c_b, before, 0), rep_num(tb, c_sb, x->split_before[t], 0);
             rep_num(tb, c_a, x->after[t], 0), rep_num(tb, c_sa, x->split_after[t], 0);
             rep_num(tb, c_r, x->s1 / x->after[t], 2);
-            rep_str(tb, c_v, "%s", sl ? "SLOWER than 1 thread" : wins(x->aftermin[t], x->s1min) ? "faster" : "same");
+            rep_str(tb, c_v, "%s%s", sl ? "SLOWER than 1 thread" : wins(x->aftermin[t], x->s1min) ? "faster" : "same",
+                    mis ? "; worse than the best split" : "");
         }
     }
     rep_meta(tb, "command", "cinfer tune%s%s --budget %.0f", quick ? " --quick" : " --full", dry ? " --dry-run" : "", budget);
@@ -352,6 +356,8 @@ int cmd_tune(int argc, char **argv) {
              min_time);
     rep_meta(tb, "slower than 1 thread after tuning (auto, by ns_min, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "",
              slower);
+    rep_meta(tb, "worse than the better of serial/parallel in the same team after tuning (threshold mistakes, >5%)", "%d",
+             n_mis);
     rep_meta(tb, "team check", "serial work in a %d-thread team: %.2fx its 1-thread time (median; > %.2f = busy machine%s)",
              th[1], busy, BUSY_RATIO, is_busy ? (force ? ", written anyway (--force)" : ", file NOT written") : "");
     rep_meta(tb, "elapsed", "%.1f s", cf_now_s() - t_start);
