@@ -38,6 +38,8 @@
 /* serial work in a T-thread team should take what it takes alone; a larger median ratio means
  * other processes preempt the team and every team timing is noise */
 #define BUSY_RATIO 1.25
+/* ... and the parallel runs' median over their fastest batch; above this, batches are being preempted */
+#define BUSY_NOISE 1.3
 enum { MAX_T = 8 };
 
 static void usage(FILE *f) {
@@ -54,7 +56,7 @@ static void usage(FILE *f) {
                "lists only values that differ from the defaults; cinfer loads it at start (CINFER_TUNING\n"
                "points elsewhere; CINFER_<NAME> environment variables override it).  When serial work in a\n"
                "team runs (median over cases) more than %.2fx slower than alone, other processes are\n"
-               "preempting the team: the file is then not written unless --force.\n",
+               "preempting the team (also: parallel runs whose median exceeds their fastest batch by 30%%, or a load average above half the cores): the file is then not written unless --force.\n",
             cf_tuning_path(), BUSY_RATIO);
 }
 
@@ -263,8 +265,23 @@ int cmd_tune(int argc, char **argv) {
             }
         busy = rat[nr / 2];
     }
+    /* noise: median over cases of (median / fastest batch) of the parallel runs */
+    double noise = 1;
+    nr = 0;
+    for (int i = 0; rat && i < n; i++)
+        if (cs[i].ok && cs[i].parmin[1] > 0) rat[nr++] = cs[i].par[1] / cs[i].parmin[1];
+    if (nr) {
+        for (int i = 1; i < nr; i++)
+            for (int j = i; j > 0 && rat[j] < rat[j - 1]; j--) {
+                double t = rat[j];
+                rat[j] = rat[j - 1], rat[j - 1] = t;
+            }
+        noise = rat[nr / 2];
+    }
     free(rat);
-    int is_busy = busy > BUSY_RATIO;
+    int is_busy = busy > BUSY_RATIO || noise > BUSY_NOISE || load > 0.5 * cf_cpu()->n_cores;
+    fprintf(stderr, "noise check: parallel runs' median / fastest batch = %.2f (median over cases; > %.2f = busy)\n",
+            noise, BUSY_NOISE);
     fprintf(stderr, "team check: serial work in a %d-thread team takes %.2fx its 1-thread time (median of %d cases)%s\n",
             th[1], busy, nr, is_busy ? ": the machine is busy, team timings are noise" : "");
 
@@ -358,8 +375,11 @@ int cmd_tune(int argc, char **argv) {
              slower);
     rep_meta(tb, "worse than the better of serial/parallel in the same team after tuning (threshold mistakes, >5%)", "%d",
              n_mis);
-    rep_meta(tb, "team check", "serial work in a %d-thread team: %.2fx its 1-thread time (median; > %.2f = busy machine%s)",
-             th[1], busy, BUSY_RATIO, is_busy ? (force ? ", written anyway (--force)" : ", file NOT written") : "");
+    rep_meta(tb, "busy check",
+             "serial work in a %d-thread team: %.2fx its 1-thread time (> %.2f = busy); parallel median / fastest "
+             "batch %.2f (> %.2f = busy); load %.2f (> %.1f = busy)%s",
+             th[1], busy, BUSY_RATIO, noise, BUSY_NOISE, load, 0.5 * cf_cpu()->n_cores,
+             is_busy ? (force ? ": busy, written anyway (--force)" : ": busy, file NOT written") : ": idle enough");
     rep_meta(tb, "elapsed", "%.1f s", cf_now_s() - t_start);
     rep_write(tt, stdout, (rep_format)fmt);
     printf("\n");
@@ -371,8 +391,8 @@ int cmd_tune(int argc, char **argv) {
 
     int rc = CLI_OK;
     if (!dry && is_busy && !force) {
-        fprintf(stderr, "cinfer %s: not writing %s: the machine is busy (team check %.2fx > %.2f); rerun when it is idle, "
-                        "or pass --force\n", CMD, out_path, busy, BUSY_RATIO);
+        fprintf(stderr, "cinfer %s: not writing %s: the machine is busy (team %.2fx, noise %.2f, load %.2f); rerun when it "
+                        "is idle, or pass --force\n", CMD, out_path, busy, noise, load);
         rc = CLI_FAIL;
     } else if (!dry) {
         /* the file's directory may not exist yet */
