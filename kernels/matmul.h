@@ -21,6 +21,12 @@
  *                        rows (one vector lane per row), weights unpacked once per cache block of
  *                        tile_mm_mc rows into an L1 panel, register tile 2 groups x tile_mm_nr
  *                        weight rows (kernels/mm_group.h).
+ *   AVX-512 VNNI, Q4_0/Q8_0 weights (kernels/mm_pk16.h): with a packed copy (W->pack, PK16
+ *                        below) the row kernels work on 16 weight rows per zmm (one lane each);
+ *                        at M >= tile_mm_gemm_m (tuning mm_pack on) activations are stored
+ *                        block-major and a GEMM broadcasts them against 16-row weight groups
+ *                        (tile_mm_pkmr rows per register tile), packing on the fly any group
+ *                        without a packed copy.
  *   F32/F16/BF16 weights: f32 dot products in tiles of tile_mm_mr x 3 (or x 4) outputs.
  *
  * Preconditions (asserted): W->k == K of the activations, K a multiple of the weight block,

@@ -13,9 +13,13 @@
 #define MM_CAT_(a, b) a##b
 #define MM_CAT(a, b) MM_CAT_(a, b)
 
-/* GROUP for M >= tile_mm_gemm_m, else the row layouts. */
+/* GROUP for M >= tile_mm_gemm_m, else the row layouts; with the packed kernels (mm_pk16.h) the
+ * Q8_0 kind takes COLB there instead (their GEMM broadcasts activations). */
 static int mm_layout_for(cf_act_kind kind, int64_t M) {
     if (kind == CF_ACT_F32) return CF_LAYOUT_ROW;
+#ifdef MM_PK16
+    if (kind == CF_ACT_Q8_0 && cf_tuning_get()->mm_pack && M >= cf_tuning_get()->tile_mm_gemm_m) return CF_LAYOUT_COLB;
+#endif
     if (M >= cf_tuning_get()->tile_mm_gemm_m) return CF_LAYOUT_GROUP;
     return kind == CF_ACT_Q8_0 ? CF_LAYOUT_ROWPAIR : CF_LAYOUT_ROW;
 }
@@ -56,7 +60,7 @@ void MM_CAT(cf_mm_matmul_act_, MM_ISA)(const cf_par *p, const cf_wmat *W, const 
         g_run(p, W, h, act, M, Y, ldy);
     }
 #ifdef MM_PK16
-    else if (pk_usable(W, h)) pk_run(p, W, h, act, M, Y, ldy);
+    else if (pk_usable(W, h, M)) pk_run(p, W, h, act, M, Y, ldy);
 #endif
     else mm_row_run(p, W, h, act, M, Y, ldy);
 }

@@ -82,28 +82,32 @@ size_t cf_wmat_pack_bytes(const cf_wmat *W) {
     return (size_t)(W->n / CF_PACK_ROWS) * cf_wmat_pack_stride(W);
 }
 
-void cf_wmat_pack(const cf_wmat *W, void *dst) {
-    int64_t C = pk_chunks(W->type), nb = W->k / 32, G = W->n / CF_PACK_ROWS;
+void cf_pk16_pack_group(const cf_wmat *W, int64_t row0, void *dst) {
+    int64_t C = pk_chunks(W->type), nb = W->k / 32;
     size_t stride = cf_wmat_pack_stride(W), bs = W->type == CF_T_Q4_0 ? sizeof(cf_blk_q4_0) : sizeof(cf_blk_q8_0);
     uint32_t flip = W->type == CF_T_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 as unsigned bytes */
-    assert(C && W->row_bytes == (size_t)nb * bs);
-    for (int64_t g = 0; g < G; g++) {
-        uint8_t *q = (uint8_t *)dst + g * stride, *d = q + nb * C * 4 * CF_PACK_ROWS;
-        memset(d + nb * 2 * CF_PACK_ROWS, 0, stride - (size_t)nb * (C * 4 + 2) * CF_PACK_ROWS); /* padding */
-        for (int i = 0; i < CF_PACK_ROWS; i++) {
-            const uint8_t *blk = (const uint8_t *)W->data + (g * CF_PACK_ROWS + i) * W->row_bytes;
-            for (int64_t b = 0; b < nb; b++, blk += bs) {
-                memcpy(d + (b * CF_PACK_ROWS + i) * 2, blk, 2); /* d is the block's first field */
-                uint8_t *o = q + (b * C * CF_PACK_ROWS + i) * 4;
-                for (int64_t c = 0; c < C; c++) {
-                    uint32_t v;
-                    memcpy(&v, blk + 2 + 4 * c, 4);
-                    v ^= flip;
-                    memcpy(o + c * CF_PACK_ROWS * 4, &v, 4);
-                }
+    assert(C && W->row_bytes == (size_t)nb * bs && row0 >= 0 && row0 < W->n);
+    uint8_t *q = dst, *d = q + nb * C * 4 * CF_PACK_ROWS;
+    memset(d + nb * 2 * CF_PACK_ROWS, 0, stride - (size_t)nb * (C * 4 + 2) * CF_PACK_ROWS); /* padding */
+    for (int i = 0; i < CF_PACK_ROWS; i++) {
+        int64_t r = row0 + i < W->n ? row0 + i : W->n - 1;
+        const uint8_t *blk = (const uint8_t *)W->data + r * W->row_bytes;
+        for (int64_t b = 0; b < nb; b++, blk += bs) {
+            memcpy(d + (b * CF_PACK_ROWS + i) * 2, blk, 2); /* d is the block's first field */
+            uint8_t *o = q + (b * C * CF_PACK_ROWS + i) * 4;
+            for (int64_t c = 0; c < C; c++) {
+                uint32_t v;
+                memcpy(&v, blk + 2 + 4 * c, 4);
+                v ^= flip;
+                memcpy(o + c * CF_PACK_ROWS * 4, &v, 4);
             }
         }
     }
+}
+
+void cf_wmat_pack(const cf_wmat *W, void *dst) {
+    size_t stride = cf_wmat_pack_stride(W);
+    for (int64_t g = 0; g < W->n / CF_PACK_ROWS; g++) cf_pk16_pack_group(W, g * CF_PACK_ROWS, (uint8_t *)dst + g * stride);
 }
 
 cf_wmat cf_wmat_rows(const cf_wmat *W, int64_t r0, int64_t n) {

@@ -1,5 +1,5 @@
-/* Row kernels over PK16 packed weights (layout in matmul.h), AVX-512 VNNI: one zmm lane per
- * weight row, so a group of 16 weight rows needs no horizontal reduction.
+/* Kernels over PK16 packed weights (layout in matmul.h), AVX-512 VNNI: one zmm lane per weight
+ * row, so a group of 16 weight rows needs no horizontal reduction.
  *
  * Per block b and activation row r: the 4-byte activation chunks are broadcast and vpdpbusd
  * multiplies them with the 16 rows' unsigned weight bytes (Q4_0: nibbles 0..15; Q8_0: q + 128),
@@ -8,8 +8,13 @@
  * (sum(q_x) from the activation's s8 = 8 sum(q_x)), i.e. the integer block sums of matmul.h, then
  * acc = fma(dx_b*dw_b, (float)i_b, acc) lane-wise in increasing b: the canonical order, so the
  * results are bitwise those of every other level.
- * Reads ROW and ROWPAIR activations (the row-kernel layouts); weight rows past the last full
- * group go to the unpacked row kernels.  Included by matmul_avx512vnni.c after mm_simd256.h. */
+ *   few rows (ROW / ROWPAIR activations, decode): pk_tile, up to 4 rows x 16 weight rows, four
+ *     dpbusd chains per row, software prefetch tile_mm_pf bytes ahead in the packed stream;
+ *     needs the packed copy (without one the unpacked row kernels run);
+ *   many rows (COLB activations, M >= tile_mm_gemm_m): pk_gtile, tile_mm_pkmr rows x 16 weight
+ *     rows, cache blocks of tile_mm_mc rows; a group without a packed copy (or a partial last
+ *     group) is packed on the fly, its cost shared by all M rows.
+ * Included by matmul_avx512vnni.c after mm_simd256.h. */
 #ifndef CF_MM_PK16_H
 #define CF_MM_PK16_H
 #include "kernels/tuning.h"
@@ -88,17 +93,76 @@ MM_INLINE void pk_tile_mr(int wt, int MR, const uint8_t *g, int64_t nb, int layo
 #undef PK_CASE
 }
 
-/* Whether matmul_act takes the packed path for W and these activations. */
-static inline int pk_usable(const cf_wmat *W, const cf_act_hdr *h) {
-    return W->pack && (W->type == CF_T_Q4_0 || W->type == CF_T_Q8_0) && h->kind == CF_ACT_Q8_0 &&
-           h->layout != CF_LAYOUT_GROUP && W->n >= CF_PACK_ROWS;
+/* GEMM register tile over COLB activations: MR (1..8) rows x one group of 16 weight rows over
+ * all nb blocks, one dpbusd chain per row, chunk-major so consecutive dpbusd are independent; the
+ * group's unpacked weights serve all MR rows.  q, d, s8: this tile's first row in block 0; rows
+ * of a block are adjacent, blocks Mp rows apart.  Stores nvalid (<= 16) columns of each row. */
+MM_INLINE void pk_gtile(int wt, int MR, const uint8_t *g, int64_t nb, const int8_t *q, const float *d,
+                        const int32_t *s8, int64_t Mp, float *y, int64_t ldy, int nvalid) {
+    const int C = wt == CF_T_Q4_0 ? 4 : 8;
+    const uint8_t *wd = g + nb * C * 64;
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc[8];
+    for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, q += Mp * 32, d += Mp, s8 += Mp) {
+        const uint8_t *wb = g + b * C * 64;
+        __m512i w[8];
+        for (int c = 0; c < 4; c++) {
+            __m512i v = _mm512_loadu_si512((const void *)(wb + 64 * c));
+            if (wt == CF_T_Q4_0) {
+                w[c] = _mm512_and_si512(v, m4);
+                w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            } else {
+                w[c] = v;
+                w[4 + c] = _mm512_loadu_si512((const void *)(wb + 256 + 64 * c));
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + b * 32)));
+        __m512i t[8];
+        for (int r = 0; r < MR; r++) t[r] = _mm512_set1_epi32(wt == CF_T_Q4_0 ? -s8[r] : -16 * s8[r]);
+        for (int c = 0; c < 8; c++)
+            for (int r = 0; r < MR; r++) {
+                t[r] = _mm512_dpbusd_epi32(t[r], w[c], PK_BC(q + 32 * r + (c < 4 ? 0 : 16) + 4 * (c & 3)));
+                __asm__("" : "+v"(t[r])); /* keep the chunk-major order */
+            }
+        for (int r = 0; r < MR; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(d[r]), dw), _mm512_cvtepi32_ps(t[r]), acc[r]);
+    }
+    __mmask16 k = (__mmask16)((1u << nvalid) - 1);
+    for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(y + r * ldy, k, acc[r]);
 }
 
-static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y,
-                   int64_t ldy) {
-    int64_t m0, m1, n0, n1;
-    cf_mm_split(p, M, W->n, W->k, CF_PACK_ROWS, 0, &m0, &m1, &n0, &n1);
-    if (n0 >= n1 || m0 >= m1) return;
+MM_INLINE void pk_gtile_mr(int wt, int MR, const uint8_t *g, int64_t nb, const int8_t *q, const float *d,
+                           const int32_t *s8, int64_t Mp, float *y, int64_t ldy, int nvalid) {
+#define PK_G(T)                                                                                   \
+    switch (MR) {                                                                                 \
+    case 8: pk_gtile(T, 8, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    case 7: pk_gtile(T, 7, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    case 6: pk_gtile(T, 6, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    case 5: pk_gtile(T, 5, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    case 4: pk_gtile(T, 4, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    case 3: pk_gtile(T, 3, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    case 2: pk_gtile(T, 2, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                          \
+    default: pk_gtile(T, 1, g, nb, q, d, s8, Mp, y, ldy, nvalid); return;                         \
+    }
+    if (wt == CF_T_Q4_0) PK_G(CF_T_Q4_0)
+    else PK_G(CF_T_Q8_0)
+#undef PK_G
+}
+
+/* Whether matmul_act takes the packed path: COLB activations (any Q4_0 / Q8_0 weights: a group
+ * without a packed copy is packed on the fly, its cost shared by all M rows), or the row layouts
+ * with a packed copy. */
+static inline int pk_usable(const cf_wmat *W, const cf_act_hdr *h, int64_t M) {
+    if (!(W->type == CF_T_Q4_0 || W->type == CF_T_Q8_0) || h->kind != CF_ACT_Q8_0) return 0;
+    if (h->layout == CF_LAYOUT_COLB) return 1;
+    return h->layout != CF_LAYOUT_GROUP && W->pack && W->n >= CF_PACK_ROWS;
+}
+
+/* Row layouts (few rows), packed copy: groups of this thread's range by pk_tile, a partial last
+ * group by the unpacked row kernels. */
+static void pk_run_rows(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y, int64_t ldy,
+                        int64_t n0, int64_t n1) {
     int64_t n16 = W->n / CF_PACK_ROWS * CF_PACK_ROWS, pe = n1 < n16 ? n1 : n16;
     int64_t tail = n0 % CF_PACK_ROWS ? n0 : pe; /* splits land on groups; anything else goes unpacked */
     const int8_t *q = (const int8_t *)act + CF_ACT_HDR;
@@ -108,8 +172,8 @@ static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const
     int64_t pf = cf_tuning_get()->tile_mm_pf;
     for (int64_t n = n0; n < tail; n += CF_PACK_ROWS) {
         const uint8_t *g = (const uint8_t *)W->pack + (size_t)(n / CF_PACK_ROWS) * stride;
-        for (int64_t m = m0; m < m1;) {
-            int MR = m1 - m >= 4 ? 4 : (int)(m1 - m);
+        for (int64_t m = 0; m < M;) {
+            int MR = M - m >= 4 ? 4 : (int)(M - m);
             const int8_t *xq[4];
             const float *xd[4];
             const int32_t *xs[4];
@@ -127,6 +191,53 @@ static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const
         t.pack = NULL;
         mm_row_run(&cf_par_serial, &t, h, act, M, Y + tail, ldy);
     }
+}
+
+/* COLB activations: cache blocks of tile_mm_mc rows, then this thread's groups, then register
+ * tiles of tile_mm_pkmr rows. */
+static void pk_run_gemm(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y, int64_t ldy,
+                        int64_t n0, int64_t n1) {
+    const cf_tuning *tu = cf_tuning_get();
+    const int8_t *q = (const int8_t *)act + CF_ACT_HDR;
+    const float *d = (const float *)((const char *)act + h->off_b);
+    const int32_t *s8 = (const int32_t *)((const char *)act + h->off_c);
+    int64_t n16 = W->n / CF_PACK_ROWS * CF_PACK_ROWS;
+    int use_pack = W->pack && n0 % CF_PACK_ROWS == 0;
+    size_t stride = cf_wmat_pack_stride(W);
+    uint8_t *buf = NULL; /* a group packed on the fly */
+    if (!use_pack || n1 > n16) {
+        buf = aligned_alloc(64, stride);
+        assert(buf);
+    }
+    int MRt = tu->tile_mm_pkmr < 1 ? 1 : tu->tile_mm_pkmr > 8 ? 8 : (int)tu->tile_mm_pkmr;
+    int64_t mc = tu->tile_mm_mc > 0 ? tu->tile_mm_mc : M;
+    for (int64_t mA = 0; mA < M; mA += mc) {
+        int64_t mB = mA + mc < M ? mA + mc : M;
+        for (int64_t n = n0; n < n1; n += CF_PACK_ROWS) {
+            const uint8_t *g;
+            if (use_pack && n + CF_PACK_ROWS <= n16) {
+                g = (const uint8_t *)W->pack + (size_t)(n / CF_PACK_ROWS) * stride;
+            } else {
+                cf_pk16_pack_group(W, n, buf);
+                g = buf;
+            }
+            int nvalid = n1 - n < CF_PACK_ROWS ? (int)(n1 - n) : CF_PACK_ROWS;
+            for (int64_t m = mA; m < mB; m += MRt) {
+                int MR = mB - m < MRt ? (int)(mB - m) : MRt;
+                pk_gtile_mr(W->type, MR, g, h->nb, q + m * 32, d + m, s8 + m, h->Mp, Y + m * ldy + n, ldy, nvalid);
+            }
+        }
+    }
+    free(buf);
+}
+
+static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y,
+                   int64_t ldy) {
+    int64_t m0, m1, n0, n1;
+    cf_mm_split(p, M, W->n, W->k, CF_PACK_ROWS, 0, &m0, &m1, &n0, &n1);
+    if (n0 >= n1 || m0 >= m1) return;
+    if (h->layout == CF_LAYOUT_COLB) pk_run_gemm(W, h, act, M, Y, ldy, n0, n1);
+    else pk_run_rows(W, h, act, M, Y, ldy, n0, n1);
 }
 
 #endif

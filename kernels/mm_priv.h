@@ -17,6 +17,8 @@
  *                stored as 16-byte quarters x[2t][0:16] x[2t+1][0:16] x[2t][16:32] x[2t+1][16:32],
  *                so one 32-byte load feeds both blocks' low (or high) halves; an odd last block
  *                stays in natural order.
+ *   layout COLB (Q8_0 kind, the packed GEMM of mm_pk16.h): block-major, so the rows of a block
+ *                are adjacent: A = q [nb][M][32]   B = d [nb][M]   C = s8 [nb][M].
  *   layout GROUP (G rows a group): rows padded to Mp = ceil(M/G)*G (padding rows are zero), for row group
  *                g and block b, 4-byte chunks of the G rows are interleaved so that one vector load
  *                gives chunk c of every row:  A = q [Mp/G][nb][BLK/4][G][4]   B = d [Mp/G][nb][G]
@@ -65,7 +67,7 @@ static inline int cf_mm_type_ok(int t) {
 #define CF_ACT_HDR 128
 
 /* Layouts of the quantized kinds (F32 is always ROW). */
-enum { CF_LAYOUT_ROW = 0, CF_LAYOUT_ROWPAIR = 1, CF_LAYOUT_GROUP = 2 };
+enum { CF_LAYOUT_ROW = 0, CF_LAYOUT_ROWPAIR = 1, CF_LAYOUT_GROUP = 2, CF_LAYOUT_COLB = 3 };
 
 typedef struct {
     uint32_t magic;
@@ -127,6 +129,10 @@ int cf_dequantize_row_avx2(int type, const void *src, float *dst, int64_t n);
  * thread has no work.  nr: weight rows per tile, mg: activation rows per group. */
 void cf_mm_split(const cf_par *p, int64_t M, int64_t N, int64_t K, int nr, int mg, int64_t *m0,
                  int64_t *m1, int64_t *n0, int64_t *n1);
+
+/* One PK16 group (matmul.h) of W's rows row0 .. row0 + 15 into dst (cf_wmat_pack_stride bytes);
+ * rows past W->n repeat the last row (their outputs are dropped). */
+void cf_pk16_pack_group(const cf_wmat *W, int64_t row0, void *dst);
 
 /* Prevents the compiler from fusing a multiply into a following add (fp-contract), where a
  * kernel must round the product separately to match the reference. */

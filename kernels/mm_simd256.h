@@ -83,6 +83,8 @@ MM_INLINE void mm_aq_store(const cf_act_hdr *h, int8_t *q, int64_t r, int64_t b,
         int32_t t[8];
         _mm256_storeu_si256((__m256i *)t, v);
         for (int c = 0; c < 8; c++) memcpy(base + (int64_t)(e / 4 + c) * 4 * G, &t[c], 4);
+    } else if (h->layout == CF_LAYOUT_COLB) {
+        _mm256_storeu_si256((__m256i *)(q + (b * h->Mp + r) * 32 + e), v);
     } else if (h->layout == CF_LAYOUT_ROWPAIR && !((h->nb & 1) && b == h->nb - 1)) {
         int8_t *base = q + r * h->nb * 32 + (b & ~(int64_t)1) * 32 + (b & 1) * 16;
         _mm_storeu_si128((__m128i *)base, _mm256_castsi256_si128(v));
@@ -107,7 +109,9 @@ static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t l
         const float *x = X + r * ldx;
         for (int64_t b = 0; b < h->nb; b++) {
             /* index of (row r, block b) in the d / sums regions */
-            int64_t di = h->layout == CF_LAYOUT_GROUP ? ((r / G) * h->nb + b) * G + r % G : r * h->nb + b;
+            int64_t di = h->layout == CF_LAYOUT_GROUP  ? ((r / G) * h->nb + b) * G + r % G
+                         : h->layout == CF_LAYOUT_COLB ? b * h->Mp + r
+                                                       : r * h->nb + b;
             float id = 0;
             int ok = 0;
             float d = r < h->M ? mm_aq_scale(x + b * h->blk, h->blk, &id, &ok) : 0.0f;

@@ -285,6 +285,7 @@ START_TEST(test_matmul_invariance) {
             tu->tile_mm_mc = knobs[kk][3];
             tu->tile_mm_gemm_m = knobs[kk][4];
             tu->tile_mm_mr = knobs[kk][5];
+            tu->tile_mm_pkmr = 1 + (long)kk; /* the packed GEMM's register tile: 1..7 rows */
             memset(Z, 0xff, M * N * sizeof(float));
             run_mm(o, &w.w, X, K, M, Z, N, (int)knobs[kk][0]);
             ck_assert_msg(memcmp(Z, Y, M * N * sizeof(float)) == 0, "%s %s: knob set %zu differs", cf_isa_name((cf_isa)(isa % CF_ISA_COUNT)),
