@@ -17,7 +17,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "model/context.h"
+#include "model/engine.h"
 #include "model/gguf.h"
+#include "model/model.h"
 #include "model/tokenizer.h"
 #include "sampler/constraint.h"
 #include "sampler/gbnf.h"
@@ -797,6 +803,63 @@ START_TEST(test_regex_dfa_cap) {
 }
 END_TEST
 
+/* CF_GGUF_MAX_FILE: a sparse file one byte over the cap (1 TiB) with a GGUF magic is refused
+ * before anything past the header is read.  Skipped where the file system cannot hold it. */
+START_TEST(test_gguf_file_cap) {
+    char path[] = "/tmp/cinfer-hostile-big-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    int ok = write(fd, "GGUF\3\0\0\0", 8) == 8 && ftruncate(fd, (off_t)CF_GGUF_MAX_FILE + 1) == 0;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        fprintf(stderr, "gguf_file_cap: cannot make a sparse file of 1 TiB in /tmp: skipped\n");
+        return;
+    }
+    cf_gguf g;
+    cf_err e = {0};
+    int rc = cf_gguf_open(&g, path, &e);
+    unlink(path);
+    if (rc == CF_EIO) return;   /* mmap of 1 TiB refused (address-space limit): also a refusal */
+    ck_assert_msg(rc == CF_ELIMIT, "code %s (%s)", cf_err_name(rc), e.msg);
+    ck_assert_msg(strstr(e.msg, "exceeds the cap of 1099511627776 bytes") != NULL, "%s", e.msg);
+}
+END_TEST
+
+/* Tokens per prompt: the engine refuses a prompt that leaves no position for output (n_prompt
+ * >= n_ctx) with CF_ELIMIT, and an empty one with CF_EINVAL, before any forward pass. */
+START_TEST(test_prompt_cap) {
+    if (!tu_have_shared()) return;
+    cf_model m;
+    cf_tokenizer *t = NULL;
+    cf_err e = {0};
+    ck_assert_msg(cf_model_load(&m, tu_shared("models/stories260K.gguf"), &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(cf_tok_load(&t, &m.gguf, &e), 0);
+    cf_ctx_params cp = cf_ctx_default();
+    cp.n_ctx = 8;
+    cp.n_threads = 1;
+    cf_context c;
+    ck_assert_msg(cf_context_init(&c, &m, &cp, &e) == 0, "%s", e.msg);
+    cf_engine *en = NULL;
+    ck_assert_msg(cf_engine_new(&en, &c, t, NULL, &e) == 0, "%s", e.msg);
+    int32_t ids[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    cf_gen_req r = {.prompt = ids, .n_prompt = 8, .sp = cf_sampler_defaults(), .max_tokens = 4};
+    ck_assert_int_lt(cf_engine_submit(en, &r, &e), 0);
+    ck_assert_int_eq(e.code, CF_ELIMIT);
+    ck_assert_msg(strstr(e.msg, "the prompt has 8 tokens; the context holds 8") != NULL, "%s", e.msg);
+    r.n_prompt = 0;
+    ck_assert_int_lt(cf_engine_submit(en, &r, &e), 0);
+    ck_assert_int_eq(e.code, CF_EINVAL);
+    r.n_prompt = 7;   /* fits with one position for output */
+    ck_assert_int_ge(cf_engine_submit(en, &r, &e), 0);
+    ck_assert_int_eq(cf_engine_run(en, &e), 0);
+    cf_engine_free(en);
+    cf_context_free(&c);
+    cf_tok_free(t);
+    cf_model_free(&m);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("table");
@@ -816,6 +879,8 @@ static Suite *suite(void) {
     tcase_add_test(ta, test_sampler_misuse);
     tcase_add_test(ta, test_deep_document);
     tcase_add_test(ta, test_regex_dfa_cap);
+    tcase_add_test(ta, test_gguf_file_cap);
+    tcase_add_test(ta, test_prompt_cap);
     suite_add_tcase(s, ta);
     return s;
 }
