@@ -1005,6 +1005,10 @@ static int live_search(cf_regex *re, int32_t s0) {
     q[qt++] = s0;
     seen[s0] = 1;
     while (qh < qt && !found) {
+        if (qh >= CF_RE_LIVE_SEARCH_MAX) {   /* budget spent: cannot tell, do not prune */
+            found = 1;
+            break;
+        }
         int32_t s = q[qh++];
         if (re->ds[s].accepting || re->ds[s].live == 1) {
             found = 1;

@@ -20,7 +20,8 @@
  * The DFA is built lazily and cached inside the cf_regex (not thread-safe: one user at a time).
  * cf_regex_live is exact: NFA states that cannot reach acceptance are pruned from every DFA
  * state, so every state but -1 and the start state is live (with \b/\B a forward search decides,
- * memoized). */
+ * memoized; it expands at most CF_RE_LIVE_SEARCH_MAX DFA states, beyond which the state is
+ * called live: never wrongly dead, possibly a dead end called live). */
 #ifndef CF_REGEX_H
 #define CF_REGEX_H
 #include <stddef.h>
@@ -43,6 +44,7 @@ enum { CF_RE_SEARCH = 0, CF_RE_FULL = 1 };
 #define CF_RE_MAX_NFA        200000     /* NFA states after expanding repetitions */
 #define CF_RE_MAX_DFA_STATES 50000      /* lazily built DFA states per regex */
 #define CF_RE_MAX_DFA_BYTES  (64u << 20) /* transition tables + state sets per regex */
+#define CF_RE_LIVE_SEARCH_MAX 512      /* DFA states one \b/\B liveness search expands */
 #define CF_RE_BT_MAX_STEPS   2000000    /* CF_RE_BACKTRACK matcher: steps per match */
 #define CF_RE_BT_MAX_DEPTH   20000      /* ... and nested choice points (~ string length) */
 
