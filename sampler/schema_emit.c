@@ -1,6 +1,7 @@
 /* JSON Schema: expanding a conjunction ($ref, allOf), merging its keywords into one view, and
  * emitting the natives (grammar.h) for the merged view. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,10 @@ int sc_json_type_bits(const cf_json *x, int int_strict) {
         int inf;
         if (x->num_text && num_parse_scaled(x->num_text, 0, &v, &inf) == 0 && !inf)
             return (v % (__int128)1000000000000LL) ? T_NUM : (T_NUM | T_INT);
+        /* beyond the exact range: a double; every finite one >= 2^53 is integral (and a cast to
+         * long long would be undefined beyond 2^63) */
         double d = x->num;
-        return (d == (double)(long long)d) ? (T_NUM | T_INT) : T_NUM;
+        return (!isfinite(d) || floor(d) == d) ? (T_NUM | T_INT) : T_NUM;
     }
     }
     return 0;
