@@ -64,7 +64,7 @@ typedef struct {
     int complete;               /* constrained: 1 if the output is a complete document; -1 unconstrained */
     const char *text;           /* whole output, NUL-terminated (held UTF-8 flushed as U+FFFD) */
     size_t text_len;
-    const int32_t *toks;        /* generated tokens (EOS excluded) */
+    const int32_t *toks;        /* generated tokens (EOS excluded); NULL when n_tok == 0 */
     int n_tok;
     int n_prompt;
     const char *detail;         /* a sentence on a dead state, else "" */

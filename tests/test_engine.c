@@ -79,7 +79,7 @@ static void on_done(void *ctx, const cf_gen_result *r) {
     outcome *o = ctx;
     int i = (int)(intptr_t)r->user;
     ck_assert_int_le(r->n_tok, MAX_TOK);
-    memcpy(o->toks[i], r->toks, (size_t)r->n_tok * sizeof *r->toks);
+    if (r->n_tok) memcpy(o->toks[i], r->toks, (size_t)r->n_tok * sizeof *r->toks);
     o->n_tok[i] = r->n_tok;
     o->fin[i] = r->finish;
     o->complete[i] = r->complete;
