@@ -253,7 +253,7 @@ int cmd_tune(int argc, char **argv) {
     }
 
     /* busy check: serial work in the team vs alone */
-    double *rat = malloc(sizeof(double) * (size_t)n), busy = 1;
+    double *rat = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), busy = 1;   /* n > 0: gcc -O1 + ASan range warning */
     int nr = 0;
     for (int i = 0; rat && i < n; i++)
         if (cs[i].ok && cs[i].s1min > 0 && cs[i].sermin[1] > 0) rat[nr++] = cs[i].sermin[1] / cs[i].s1min;
