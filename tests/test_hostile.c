@@ -6,7 +6,8 @@
  *             invariant aborts, which Check reports as the failing iteration (the file is named
  *             on stderr).
  *   table     one row per class of bad input and parser: expected code and message substring.
- *             CF_HOSTILE_PRINT=1 prints the table as markdown (class, code, actual message).
+ *             CF_HOSTILE_PRINT=1 (or CINFER_TEST_VERBOSE=1), with CK_FORK=no, prints the table as
+ *             markdown (class, code, actual message).
  *   pathological   inputs built to blow up (deep nesting, huge enums, {1000} repetitions,
  *             oversized texts) are refused or compiled within PATHOLOGICAL_MAX_S of CPU time.
  *   tokenizer / constraint / sampler  API-level misuse with real vocabularies. */
@@ -522,9 +523,9 @@ static const hcase g_cases[] = {
 };
 #define NCASES (int)(sizeof g_cases / sizeof g_cases[0])
 
-static int print_mode(void) {
-    const char *s = getenv("CF_HOSTILE_PRINT");
-    return s && *s == '1';
+static int print_mode(void) {   /* CF_HOSTILE_PRINT=1 or CINFER_TEST_VERBOSE=1 */
+    const char *s = getenv("CF_HOSTILE_PRINT"), *v = getenv("CINFER_TEST_VERBOSE");
+    return (s && *s == '1') || (v && *v == '1');
 }
 
 /* Compiles a grammar-producing input to a constraint; returns the code, e filled. */
