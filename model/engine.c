@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/clock.h"
+#include "kernels/parallel.h"
 #include "model/batch.h"
 #include "model/forward.h"
 
@@ -34,6 +35,7 @@ typedef struct {
     char *text;
     size_t len, cap;
     int row;             /* logits row in this step's output, -1 none */
+    int32_t picked;      /* this step's sampled token */
 } slot;
 
 struct cf_engine {
@@ -47,6 +49,8 @@ struct cf_engine {
     int64_t next_id;
     cf_batch b;
     float *logits;       /* n_slots rows */
+    int *sel;            /* slots sampled this step */
+    int nsel;
     char *tbuf;          /* detok scratch */
     size_t tcap;
     cf_engine_stats st;
@@ -87,9 +91,10 @@ int cf_engine_new(cf_engine **out, cf_context *c, const cf_tokenizer *t, const c
     e->n_slots = c->kv.n_seq;
     e->tcap = cf_detok_max_out(t) + 8;
     e->s = calloc((size_t)e->n_slots, sizeof *e->s);
+    e->sel = calloc((size_t)e->n_slots, sizeof *e->sel);
     e->logits = malloc((size_t)e->n_slots * (size_t)e->n_vocab * sizeof *e->logits);
     e->tbuf = malloc(e->tcap);
-    if (!e->s || !e->logits || !e->tbuf || cf_batch_init(&e->b, c->p.n_batch, err)) {
+    if (!e->s || !e->sel || !e->logits || !e->tbuf || cf_batch_init(&e->b, c->p.n_batch, err)) {
         cf_engine_free(e);
         return cf_errf(err, CF_ENOMEM, "engine: out of memory");
     }
@@ -121,6 +126,7 @@ void cf_engine_free(cf_engine *e) {
     if (!e) return;
     if (e->s) cf_engine_abort(e);
     free(e->s);
+    free(e->sel);
     free(e->logits);
     free(e->tbuf);
     cf_batch_free(&e->b);
@@ -305,6 +311,19 @@ static void take(cf_engine *e, slot *s, int32_t t) {
     s->next_tok = t;
 }
 
+/* Samples the slots in e->sel[ith], e->sel[ith + nth], ... (thread-safe: each slot is touched by
+ * one thread; matchers of a shared constraint serialize on its lock). */
+static void sample_par(const cf_par *p, void *arg) {
+    cf_engine *e = arg;
+    for (int k = p->ith; k < e->nsel; k += p->nth) {
+        slot *s = &e->s[e->sel[k]];
+        float *l = e->logits + (size_t)s->row * (size_t)e->n_vocab;
+        cf_token_filter f;
+        if (s->mat) f = cf_matcher_filter(s->mat);
+        s->picked = cf_sampler_sample(s->smp, l, e->n_vocab, s->mat ? &f : NULL);
+    }
+}
+
 int cf_engine_step(cf_engine *e, cf_err *err) {
     cf_err local;
     if (!err) err = &local;
@@ -354,23 +373,30 @@ int cf_engine_step(cf_engine *e, cf_err *err) {
     e->st.decode_tokens += n_dec;
     if (n_pre) e->st.t_prefill_s += t1 - t0;
     else e->st.t_decode_s += t1 - t0;
+    e->nsel = 0;
     for (int i = 0; i < e->n_slots; i++) {
         slot *s = &e->s[i];
         if (!s->r) continue;
         if (s->next_tok >= 0) s->pos++;
+        s->next_tok = -1;
         if (s->row < 0) {
             s->row = -1;
             continue;
         }
-        float *l = e->logits + (size_t)s->row * (size_t)e->n_vocab;
+        if (e->cb.on_logits)
+            e->cb.on_logits(e->cb.ctx, s->r->id, s->n_tok, e->logits + (size_t)s->row * (size_t)e->n_vocab, e->n_vocab);
+        e->sel[e->nsel++] = i;
+    }
+    /* sampling: independent per sequence (own sampler, matcher, logits row), so the team may
+     * split it; the results do not depend on who sampled what */
+    int nth = e->c->p.n_threads < e->nsel ? e->c->p.n_threads : e->nsel;
+    if (nth > 1) cf_parallel_run(nth, sample_par, e);
+    else sample_par(&cf_par_serial, e);
+    for (int k = 0; k < e->nsel; k++) {
+        slot *s = &e->s[e->sel[k]];
         s->row = -1;
-        if (e->cb.on_logits) e->cb.on_logits(e->cb.ctx, s->r->id, s->n_tok, l, e->n_vocab);
-        cf_token_filter f;
-        if (s->mat) f = cf_matcher_filter(s->mat);
-        int32_t t = cf_sampler_sample(s->smp, l, e->n_vocab, s->mat ? &f : NULL);
         e->st.sampled++;
-        s->next_tok = -1;
-        take(e, s, t);
+        take(e, s, s->picked);
     }
     e->st.t_sample_s += cf_now_s() - t1;
     return e->n_running || e->n_queued ? 1 : 0;

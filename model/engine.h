@@ -5,9 +5,10 @@
  * admitted into free KV slots (one per context sequence slot, cleared on admission) as others
  * finish.  Each cf_engine_step builds ONE batch: one decode token for every running sequence,
  * then prefill chunks of the joining sequences up to the context's n_batch tokens; runs
- * cf_forward once; then, on the calling thread, samples every sequence whose logits came back
- * with its own sampler (sampler.h, mask fast path) and matcher, streams its text through
- * on_text (incremental, UTF-8-safe decode) and finishes it when due.
+ * cf_forward once; then samples every sequence whose logits came back with its own sampler
+ * (sampler.h, mask fast path) and matcher, split over the context's threads (sequences are
+ * independent), and, on the calling thread, advances the matchers, streams text through
+ * on_text (incremental, UTF-8-safe decode) and finishes sequences when due.
  *
  * Determinism: cf_forward's logits rows do not depend on the rest of the batch, and each
  * sequence owns its sampler/RNG, so a request gives the same tokens whatever runs beside it.
@@ -20,11 +21,11 @@
  * sequence or moves it forward by at least one token, bounded by max_tokens and n_ctx.
  *
  * Constraints: one compiled cf_constraint may serve many requests (each gets its own matcher;
- * matcher calls on one constraint serialize on its lock; the engine uses them from the calling
- * thread only).  The caller keeps shared constraints alive until the engine is idle; a request
+ * matcher calls on one constraint serialize on its lock, so sampling threads may share it).  The caller keeps shared constraints alive until the engine is idle; a request
  * may instead hand its constraint over (own_constraint) to be freed when it finishes.
  *
- * Not thread-safe: one thread drives an engine (cf_forward starts its own team inside). */
+ * Not thread-safe: one thread drives an engine (forward and sampling start their own teams;
+ * callbacks run on the driving thread). */
 #ifndef CF_ENGINE_H
 #define CF_ENGINE_H
 #include <stddef.h>
