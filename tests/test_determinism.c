@@ -5,13 +5,16 @@
  * greedy.  Models: stories260K (its own SentencePiece vocabulary) and two synth models (llama /
  * SPM 32K at Q4_0, qwen3 / GPT-2 50K at Q8_0).  Generation is real: each step samples from the
  * logits of the previous one, so any difference in a logit bit that changes a choice shows up as
- * a different token sequence, and any difference at all shows up in the logits comparison. */
+ * a different token sequence, and any difference at all shows up in the logits comparison.
+ * The same holds through the continuous-batching engine (model/engine.h): a request alone on 1
+ * thread vs admitted beside two others (chunked prefill mixed with decode, 3 threads). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/batch.h"
 #include "model/context.h"
+#include "model/engine.h"
 #include "model/forward.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -180,11 +183,106 @@ START_TEST(test_generate) {
 }
 END_TEST
 
+/* ---- through the engine ---- */
+
+typedef struct {
+    int32_t tok[N_GEN];
+    int n_tok;
+    float *logits;   /* N_GEN rows */
+    int nv;
+} eng_out;
+
+static void eng_done(void *ctx, const cf_gen_result *r) {
+    eng_out *o = (eng_out *)ctx + (intptr_t)r->user;
+    ck_assert_int_le(r->n_tok, N_GEN);
+    memcpy(o->tok, r->toks, (size_t)r->n_tok * sizeof *r->toks);
+    o->n_tok = r->n_tok;
+}
+/* Records the logits of the request with user 0 only (ids differ between runs). */
+typedef struct {
+    eng_out *o;
+    int64_t id0;
+} eng_ctx;
+static void eng_done2(void *ctx, const cf_gen_result *r) { eng_done(((eng_ctx *)ctx)->o, r); }
+static void eng_logits2(void *ctx, int64_t id, int k, const float *l, int nv) {
+    eng_ctx *c = ctx;
+    if (id != c->id0 || k >= N_GEN) return;
+    eng_out *o = c->o;
+    if (!o->logits) o->logits = calloc((size_t)N_GEN * (size_t)nv, sizeof(float));
+    memcpy(o->logits + (size_t)k * (size_t)nv, l, (size_t)nv * sizeof(float));
+    o->nv = nv;
+}
+
+/* Requests spec[0..n) through one engine of n slots, n_batch tokens per pass, nth threads. */
+static void engine_run(const cf_model *m, const cf_tokenizer *t, const seq_spec *spec, int n, int n_batch, int nth,
+                       eng_out *out) {
+    cf_err e;
+    cf_ctx_params cp = cf_ctx_default();
+    cp.n_ctx = MAX_PROMPT + N_GEN + 8;
+    cp.n_seq = n;
+    cp.n_batch = n_batch;
+    cp.n_threads = nth;
+    cf_context c;
+    ck_assert_msg(cf_context_init(&c, m, &cp, &e) == 0, "%s", e.msg);
+    eng_ctx ec = {out, -1};
+    cf_engine_cb cb = {&ec, NULL, eng_done2, eng_logits2};
+    cf_engine *en = NULL;
+    ck_assert_msg(cf_engine_new(&en, &c, t, &cb, &e) == 0, "%s", e.msg);
+    /* the others first, so request 0 joins while they are mid-prefill */
+    for (int k = n - 1; k >= 0; k--) {
+        int32_t ids[MAX_PROMPT];
+        int np = cf_tok_encode(t, spec[k].prompt, strlen(spec[k].prompt), 1, ids, MAX_PROMPT, &e);
+        ck_assert_msg(np > 0, "tokenize: %s", e.msg);
+        if (np > MAX_PROMPT) np = MAX_PROMPT;
+        cf_gen_req r = {.prompt = ids, .n_prompt = np, .sp = spec[k].sp, .max_tokens = N_GEN, .user = (void *)(intptr_t)k};
+        int64_t id = cf_engine_submit(en, &r, &e);
+        ck_assert_msg(id >= 0, "%s", e.msg);
+        if (k == 0) ec.id0 = id;
+    }
+    ck_assert_msg(cf_engine_run(en, &e) == 0, "%s", e.msg);
+    cf_engine_free(en);
+    cf_context_free(&c);
+}
+
+START_TEST(test_engine_threads) {
+    if (!tu_have_shared()) return;
+    const char *path = k_models[_i];
+    cf_model m;
+    cf_tokenizer *t = NULL;
+    cf_err e;
+    ck_assert_msg(cf_model_load(&m, tu_shared(path), &e) == 0, "%s: %s", path, e.msg);
+    ck_assert_msg(cf_tok_load(&t, &m.gguf, &e) == 0, "%s: %s", path, e.msg);
+    seq_spec spec[MAX_SEQ];
+    for (int i = 0; i < MAX_SEQ; i++) {
+        spec[i].prompt = k_prompts[i];
+        spec[i].sp = random_params(2000 + (uint64_t)i);
+    }
+    eng_out alone[1], many[MAX_SEQ];
+    memset(alone, 0, sizeof alone);
+    memset(many, 0, sizeof many);
+    engine_run(&m, t, spec, 1, MAX_PROMPT, 1, alone);
+    engine_run(&m, t, spec, MAX_SEQ, 7, 3, many);
+    ck_assert_int_gt(alone[0].n_tok, 0);
+    ck_assert_int_eq(many[0].n_tok, alone[0].n_tok);
+    ck_assert_msg(!memcmp(many[0].tok, alone[0].tok, (size_t)alone[0].n_tok * sizeof(int32_t)),
+                  "%s: engine: tokens differ (alone, 1 thread vs beside 2 others, 3 threads)", path);
+    ck_assert_ptr_nonnull(alone[0].logits);
+    ck_assert_ptr_nonnull(many[0].logits);
+    ck_assert_msg(!memcmp(many[0].logits, alone[0].logits, (size_t)alone[0].n_tok * (size_t)alone[0].nv * sizeof(float)),
+                  "%s: engine: logits differ", path);
+    free(alone[0].logits);
+    for (int i = 0; i < MAX_SEQ; i++) free(many[i].logits);
+    cf_tok_free(t);
+    cf_model_free(&m);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("determinism");
     TCase *tc = tcase_create("generate");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_generate, 0, 2 * N_MODELS);
+    tcase_add_loop_test(tc, test_engine_threads, 0, N_MODELS);
     suite_add_tcase(s, tc);
     return s;
 }
