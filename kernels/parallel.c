@@ -3,6 +3,12 @@
 #include <omp.h>
 #include <sched.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "kernels/cpu.h"
 
@@ -14,19 +20,39 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+#ifdef __linux__
+static void futex_wait(atomic_uint *a, unsigned val) {
+    syscall(SYS_futex, (unsigned *)a, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+static void futex_wake_all(atomic_uint *a) { syscall(SYS_futex, (unsigned *)a, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+#endif
+
 void cf_barrier(const cf_par *p) {
     if (p->nth <= 1) return;
     cf_team *t = p->team;
     unsigned gen = atomic_load_explicit(&t->gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&t->count, 1, memory_order_acq_rel) == (unsigned)p->nth - 1) {
         atomic_store_explicit(&t->count, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&t->gen, 1, memory_order_release);
+        atomic_fetch_add_explicit(&t->gen, 1, memory_order_seq_cst);
+#ifdef __linux__
+        if (atomic_load_explicit(&t->sleepers, memory_order_seq_cst)) futex_wake_all(&t->gen);
+#endif
         return;
     }
-    /* Spin briefly (cheap when threads <= cores), then yield so oversubscribed teams progress. */
     for (unsigned spins = 0; atomic_load_explicit(&t->gen, memory_order_acquire) == gen; spins++) {
-        if (spins < 20000) cpu_relax();
-        else sched_yield();
+        if (spins < CF_BARRIER_SPIN) {
+            cpu_relax();
+            continue;
+        }
+#ifdef __linux__
+        /* announce, re-check (the releaser bumps gen before reading sleepers), then sleep while
+         * gen is unchanged; spurious wake-ups just loop */
+        atomic_fetch_add_explicit(&t->sleepers, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&t->gen, memory_order_seq_cst) == gen) futex_wait(&t->gen, gen);
+        atomic_fetch_sub_explicit(&t->sleepers, 1, memory_order_seq_cst);
+#else
+        sched_yield();
+#endif
     }
 }
 
@@ -49,6 +75,7 @@ void cf_parallel_run(int nth, void (*fn)(const cf_par *p, void *arg), void *arg)
     cf_team team;
     atomic_init(&team.count, 0);
     atomic_init(&team.gen, 0);
+    atomic_init(&team.sleepers, 0);
     team.nth = nth;
 #pragma omp parallel num_threads(nth)
     {

@@ -14,6 +14,7 @@
 typedef struct cf_team {
     _Alignas(64) atomic_uint count;
     _Alignas(64) atomic_uint gen;
+    atomic_uint sleepers; /* threads asleep in the barrier (futex on gen) */
     int nth;
 } cf_team;
 
@@ -25,7 +26,10 @@ typedef struct {
 /* A one-thread "team" for serial callers. */
 extern const cf_par cf_par_serial;
 
-/* Waits until all nth threads of the team arrive.  No-op for nth == 1. */
+/* Waits until all nth threads of the team arrive.  No-op for nth == 1.  Spins for about
+ * CF_BARRIER_SPIN pause instructions (tens of microseconds: a forward step's imbalance), then
+ * sleeps on a futex, so a team sharing its cores with other work does not burn them. */
+#define CF_BARRIER_SPIN 4096
 void cf_barrier(const cf_par *p);
 
 /* Runs fn on `nth` threads (an OpenMP parallel region); nth <= 0 means all cores. */
