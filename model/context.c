@@ -109,9 +109,11 @@ int64_t cf_context_seq_len(const cf_context *c, int s) {
 void cf_context_print_mem(const cf_context *c, FILE *f) {
     const double MiB = 1048576.0;
     const cf_model *m = c->m;
-    fprintf(f, "memory: weights %.1f MiB (mmap, %lld params%s), KV cache %.1f MiB (%s, %d seq x %lld ctx), "
+    char pk[64] = "";
+    if (m->pack_bytes) snprintf(pk, sizeof pk, ", packed copy %.1f MiB", (double)m->pack_bytes / MiB);
+    fprintf(f, "memory: weights %.1f MiB (mmap, %lld params%s%s), KV cache %.1f MiB (%s, %d seq x %lld ctx), "
                "scratch %.1f MiB (batch %d)\n",
-            (double)m->weight_bytes / MiB, (long long)m->n_params, m->tied ? ", tied output" : "",
+            (double)m->weight_bytes / MiB, (long long)m->n_params, m->tied ? ", tied output" : "", pk,
             (double)c->kv.bytes / MiB, c->kv.type == CF_T_F16 ? "f16" : "f32", c->kv.n_seq, (long long)c->kv.n_ctx,
             (double)c->scratch_bytes / MiB, c->p.n_batch);
 }
