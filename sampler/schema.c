@@ -25,7 +25,13 @@ int sc_fail(sc *c, const cf_json *at, int code, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const char *p = at ? sc_path(c, at) : "";
-    cf_errf(c->err, code, "schema at %s: %s", *p ? p : "(root)", msg);
+    size_t pl = strlen(p);
+    if (pl > 120) {   /* a deep pointer would fill the message: keep its head and tail */
+        const char *tail = p + pl - 50;
+        while (*tail && *tail != '/') tail++;
+        cf_errf(c->err, code, "schema at %.60s/...%s: %s", p, tail, msg);
+    } else
+        cf_errf(c->err, code, "schema at %s: %s", *p ? p : "(root)", msg);
     return -1;
 }
 

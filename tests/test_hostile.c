@@ -446,7 +446,7 @@ static const hcase g_cases[] = {
     S("schema: pattern with a {1000}{1000} blow-up", "{\"type\":\"string\",\"pattern\":\"^(a{1000}){1000}$\"}", CF_ELIMIT,
       "pattern: column 2: repetition expands to more than 200000 NFA states"),
     {"schema: JSON nesting deeper than CF_JSON_MAX_DEPTH", K_SCHEMA, NULL, NULL, gen_deep_schema, CF_ELIMIT, "nesting deeper than 512"},
-    {"schema: 512 nested subschemas (within the JSON cap)", K_SCHEMA, NULL, NULL, gen_deep_schema512, CF_ELIMIT, "schema at /items/items"},
+    {"schema: 512 nested subschemas (within the JSON cap)", K_SCHEMA, NULL, NULL, gen_deep_schema512, CF_ELIMIT, "/items/items: schema nested too deeply"},
     {"schema: enum longer than CF_SCHEMA_MAX_ENUM", K_SCHEMA, NULL, NULL, gen_big_enum, CF_ELIMIT, "enum with 100001 values"},
     {"schema: more grammar rules than CF_SCHEMA_MAX_RULES", K_SCHEMA, NULL, NULL, gen_many_rules_schema, CF_ELIMIT, "grammar rules"},
     /* validator (sampler/validate.h) */
