@@ -244,7 +244,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = cf_matcher_advance(m, t, &e);
         if (allowed != (rc == 0)) abort();
         if (rc) {
-            if (rc != CF_EINVAL) abort();
+            if (rc != CF_EINVAL) {
+                fprintf(stderr, "fuzz_constraint: refused token %d: code %s: %s\n", t, cf_err_name(rc), e.msg);
+                abort();
+            }
             if (cf_matcher_mask(m, mask2) != cnt || memcmp(mask, mask2, words * sizeof *mask)) abort();
             continue;
         }
