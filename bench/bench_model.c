@@ -454,6 +454,20 @@ int bench_model_main(int argc, char **argv) {
             rc = CLI_FAIL;
             goto done;
         }
+        if (!bad && o.profile && prefill(&r, P, o.par_p, &e) >= 0) {
+            /* one extra profiled decode run: time per evaluated token of a batch of P */
+            cf_fwd_prof mark;
+            cf_profile_start(&mark);
+            r.t_sample = 0;
+            double wall = decode(&r, P, o.par_p, o.par_n, &e);
+            cf_forward_prof_enable(0);
+            char title[96], phase[32];
+            snprintf(title, sizeof title, "profile parallel P=%d tg%d @%d threads", P, o.par_n, pth);
+            snprintf(phase, sizeof phase, "tg P=%d", P);
+            cf_prof_report pr;
+            if (wall > 0 && !bench_profile_report(stderr, &r.c, &mark, wall, r.t_sample, title, &pr))
+                prof_rows(tprof, phase, pth, &pr);
+        }
         stats(vp, o.reps, &mpp, &spp);
         stats(vp + o.reps, o.reps, &mtg, &stg);
         free(vp);

@@ -21,7 +21,15 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
-static inline int64_t ticks(void) { return (int64_t)__rdtsc(); }
+/* lfence before and after: rdtsc alone may execute before the previous instructions retire
+ * (e.g. the tail of the barrier's locked cache-line transfer) or after the next ones start, so
+ * a call's interval would absorb part of the barrier around it. */
+static inline int64_t ticks(void) {
+    _mm_lfence();
+    int64_t t = (int64_t)__rdtsc();
+    _mm_lfence();
+    return t;
+}
 #else
 static inline int64_t ticks(void) { return cf_now_ns(); }
 #endif
