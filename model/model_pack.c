@@ -1,8 +1,10 @@
 /* PK16 packed copies of a loaded model's Q4_0 / Q8_0 matrices (layout: kernels/matmul.h). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
 #include "kernels/cpu.h"
+#include "kernels/parallel.h"
 #include "kernels/tuning.h"
 #include "model/model.h"
 
@@ -16,6 +18,54 @@ static int model_mats(cf_model *m, cf_wmat **out) {
     }
     out[n++] = &m->output;
     return n;
+}
+
+/* Packing is a copy into fresh memory: most of its time is the kernel providing (zeroing) the
+ * new pages, which runs on the faulting thread, so the matrices are dealt out to a few
+ * short-lived threads (plain pthreads, joined before returning: no team outlives the load). */
+enum { PACK_MAX_THREADS = 8 };
+
+typedef struct {
+    cf_wmat **w;
+    int n;
+    char *buf;
+} pack_job;
+
+typedef struct {
+    const pack_job *job;
+    int ith, nth;
+} pack_part;
+
+static void *pack_part_run(void *arg) {
+    const pack_part *pp = arg;
+    const pack_job *j = pp->job;
+    size_t at = 0;
+    for (int i = 0; i < j->n; i++) {
+        size_t b = cf_wmat_pack_bytes(j->w[i]);
+        if (b && i % pp->nth == pp->ith) {
+            cf_wmat_pack(j->w[i], j->buf + at);
+            j->w[i]->pack = j->buf + at;
+        }
+        at += b;
+    }
+    return NULL;
+}
+
+static void pack_all(const pack_job *job) {
+    int nth = cf_default_threads();
+    if (nth > PACK_MAX_THREADS) nth = PACK_MAX_THREADS;
+    if (nth > job->n) nth = job->n;
+    if (nth < 1) nth = 1;
+    pthread_t th[PACK_MAX_THREADS];
+    pack_part parts[PACK_MAX_THREADS];
+    int started[PACK_MAX_THREADS] = {0};
+    for (int t = 0; t < nth; t++) parts[t] = (pack_part){job, t, nth};
+    for (int t = 1; t < nth; t++) started[t] = !pthread_create(&th[t], NULL, pack_part_run, &parts[t]);
+    pack_part_run(&parts[0]);
+    for (int t = 1; t < nth; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else pack_part_run(&parts[t]); /* no thread: do its share here */
+    }
 }
 
 size_t cf_model_pack(cf_model *m) {
@@ -34,14 +84,8 @@ size_t cf_model_pack(cf_model *m) {
     if (buf) madvise(buf, alloc, MADV_HUGEPAGE);
 #endif
     if (buf) {
-        size_t at = 0;
-        for (int i = 0; i < n; i++) {
-            size_t b = cf_wmat_pack_bytes(w[i]);
-            if (!b) continue;
-            cf_wmat_pack(w[i], buf + at);
-            w[i]->pack = buf + at;
-            at += b;
-        }
+        pack_job job = {w, n, buf};
+        pack_all(&job);
         m->pack = buf;
         m->pack_bytes = total;
     }
