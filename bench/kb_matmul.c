@@ -4,16 +4,21 @@
  *   - prefill M = 256 at 2048 x 2048: compute bound, judged against the int8 (or FP32) peak;
  *   - the SmolLM2-135M shapes (dim 576, ffn 1536, kv 192, vocab 49152) at M = 1, 256, 512.
  * Weights are random bytes with finite block scales (speed does not depend on the values).
+ * Weights are used as the runtime uses them: where model load would make a PK16 packed copy
+ * (Q4_0/Q8_0 on AVX-512 VNNI with tuning mm_pack on; model/model_pack.c) the case packs one too,
+ * on 2 MiB pages, and its size says "pk16".
  * Verification: the active ISA path on the whole case, checked on a sample of outputs against a
  * double-precision dot of the dequantized weight row with the f32 activations. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "bench/kbench.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
+#include "kernels/tuning.h"
 
 int kb_family_matmul(int quick, kb_case **cases, int *n, int *cap);
 
@@ -28,7 +33,8 @@ typedef struct {
     int type;
     int64_t M, N, K;
     cf_wmat w;
-    void *wdata, *scratch;
+    int packed; /* make a PK16 copy (as model load would) */
+    void *wdata, *wpack, *scratch;
     float *x, *y;
 } st_t;
 
@@ -70,6 +76,15 @@ static int setup(st_t *s) {
     }
     for (int64_t i = 0; i < s->M * s->K; i++) s->x[i] = (float)(next(&r) >> 29) / 16777216.0f * 2.0f - 1.0f;
     s->w = (cf_wmat){s->wdata, s->type, s->N, s->K, rb, NULL};
+    if (s->packed) {
+        size_t pb = cf_wmat_pack_bytes(&s->w), huge = (size_t)2 << 20, alloc = (pb + huge - 1) / huge * huge;
+        if (!(s->wpack = aligned_alloc(huge, alloc))) return -1;
+#ifdef MADV_HUGEPAGE
+        madvise(s->wpack, alloc, MADV_HUGEPAGE);
+#endif
+        cf_wmat_pack(&s->w, s->wpack);
+        s->w.pack = s->wpack;
+    }
     return 0;
 }
 
@@ -117,7 +132,7 @@ static int verify(kb_case *c, char *msg, size_t cap) {
 
 static void release(kb_case *c) {
     st_t *s = c->state;
-    if (s) free(s->wdata), free(s->scratch), free(s->x), free(s->y);
+    if (s) free(s->wdata), free(s->wpack), free(s->scratch), free(s->x), free(s->y);
     free(s);
     c->state = NULL;
 }
@@ -130,10 +145,12 @@ static int push(kb_case **cases, int *n, int *cap, int type, int64_t M, int64_t 
         return -1;
     }
     s->type = type, s->M = M, s->N = N, s->K = K;
+    cf_wmat probe = {NULL, type, N, K, cf_row_bytes(type, K), NULL};
+    s->packed = cf_isa_active() >= CF_ISA_AVX512VNNI && cf_tuning_get()->mm_pack && cf_wmat_pack_bytes(&probe) > 0;
     double wbytes = (double)cf_row_bytes(type, K) * (double)N;
     snprintf(c->kernel, sizeof c->kernel, "matmul");
-    snprintf(c->size, sizeof c->size, "M=%lld N=%lld K=%lld%s%s", (long long)M, (long long)N, (long long)K, tag ? " " : "",
-             tag ? tag : "");
+    snprintf(c->size, sizeof c->size, "M=%lld N=%lld K=%lld%s%s%s", (long long)M, (long long)N, (long long)K, tag ? " " : "",
+             tag ? tag : "", s->packed ? " pk16" : "");
     snprintf(c->type, sizeof c->type, "%s", cf_dtype_get(type)->name);
     c->bytes = wbytes + 4.0 * (double)M * (double)K + 4.0 * (double)M * (double)N;
     c->ops = 2.0 * (double)M * (double)N * (double)K;
