@@ -287,7 +287,7 @@ START_TEST(test_bench_model_json) {
             acc += us;
         }
     }
-    ck_assert_int_eq(sums, 2); /* pp and tg */
+    ck_assert_int_eq(sums, 4); /* pp, tg, and the decode of each parallel table row (P = 1, 2) */
     cf_json_free(doc);
     free(text);
     unlink(out);
