@@ -21,10 +21,12 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
-/* lfence before and after: rdtsc alone may execute before the previous instructions retire
- * (e.g. the tail of the barrier's locked cache-line transfer) or after the next ones start, so
- * a call's interval would absorb part of the barrier around it. */
+/* Fenced rdtsc: rdtsc alone may execute before the previous instructions retire, and stores
+ * still queued (the barrier's release of a line the other threads spin on) would delay the
+ * call's own stores, so a call's interval would absorb the tail of the barrier before it.
+ * mfence drains the store buffer (at the end: the call's own stores count), lfence orders. */
 static inline int64_t ticks(void) {
+    _mm_mfence();
     _mm_lfence();
     int64_t t = (int64_t)__rdtsc();
     _mm_lfence();
