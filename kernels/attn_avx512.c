@@ -1,6 +1,11 @@
-/* AVX-512 attention: the AVX2 path's algorithm (same task groups, fixed kv blocks, online
- * softmax, per-element operation order independent of grouping) with 16-lane vectors; head_dim
- * tails use masked loads instead of scalar code. */
+/* AVX-512 attention: the AVX2 path's task groups, fixed kv blocks and online softmax, with scores
+ * computed 16 positions at a time (no horizontal sum per (row-head, position)): per chunk of 16
+ * cached positions of one kv head, K is rearranged into 4x4 blocks of (4 positions x 4 dims)
+ * vectors and each row-head FMAs them with its q (4 dims repeated 4 times), then two unpack+add
+ * steps give the 16 scores.  p.V keeps up to 4 row-heads' accumulators in registers per load of V.
+ * Segments of <= 4 row-heads read F16 K/V straight from the cache; larger ones share a float copy.
+ * Every (row-head, position) gets the same operation sequence in every grouping, so results do
+ * not depend on batch, task split or thread count.  head_dim tails use masked loads (zeros). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -10,6 +15,7 @@
 #include "kernels/tuning.h"
 
 #define AI static inline __attribute__((always_inline))
+#define NOINL static __attribute__((noinline))
 
 enum { HDM = CF_ATTN_MAX_HEAD_DIM, TILEM = CF_ATTN_MAX_TILE, RHM = CF_ATTN_MAX_RH };
 
@@ -35,50 +41,119 @@ AI __m512 vexp(__m512 x) {
 
 #define FULL ((__mmask16)0xFFFF)
 
-/* ---- q . k over float rows ---- */
+/* ---- q . k for 16 positions at once (no horizontal sums per pair) ----
+ * A chunk of 16 cached positions of one kv head is laid out as 4x4 blocks: for 16-dim slice s,
+ * group g (chunk rows g, g+4, g+8, g+12) and k = 0..3, one vector holds dims 16s+4k..16s+4k+3 of
+ * those 4 rows (128-bit lane m = row g+4m).  A row-head multiplies it by q[16s+4k..+3] repeated 4
+ * times, so lane (m, c) of its group-g accumulator sums the dims = c mod 4 of row g+4m in the fixed
+ * order (s, k); two unpack+add steps then give all 16 scores in position order. */
 
-AI float dot1(const float *q, const float *k, int hd) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    int d = 0;
-    for (; d + 32 <= hd; d += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(k + d + 16), a1);
-    }
-    for (; d < hd; d += 16) {
-        __mmask16 m = d + 16 <= hd ? FULL : tail_mask(hd - d);
-        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, k + d), a0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+/* f32 lanes of a K/V row at base + off (lanes off in m are zero) */
+AI __m512 ld_slice(const void *base, int64_t off, __mmask16 m, int f16) {
+    if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)base + off));
+    return _mm512_maskz_loadu_ps(m, (const float *)base + off);
 }
 
-AI void dot4(const float *q, const float *k, int64_t ks, int hd, float *out) {
-    const float *k1 = k + ks, *k2 = k + 2 * ks, *k3 = k + 3 * ks;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0, e1 = a0;
-    int d = 0;
-    for (; d + 32 <= hd; d += 32) {
-        __m512 q0 = _mm512_loadu_ps(q + d), q1 = _mm512_loadu_ps(q + d + 16);
-        a0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k + d), a0);
-        a1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k + d + 16), a1);
-        b0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k1 + d), b0);
-        b1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k1 + d + 16), b1);
-        c0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k2 + d), c0);
-        c1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k2 + d + 16), c1);
-        e0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(k3 + d), e0);
-        e1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(k3 + d + 16), e1);
-    }
-    for (; d < hd; d += 16) {
-        __mmask16 m = d + 16 <= hd ? FULL : tail_mask(hd - d);
-        __m512 q0 = _mm512_maskz_loadu_ps(m, q + d);
-        a0 = _mm512_fmadd_ps(q0, _mm512_maskz_loadu_ps(m, k + d), a0);
-        b0 = _mm512_fmadd_ps(q0, _mm512_maskz_loadu_ps(m, k1 + d), b0);
-        c0 = _mm512_fmadd_ps(q0, _mm512_maskz_loadu_ps(m, k2 + d), c0);
-        e0 = _mm512_fmadd_ps(q0, _mm512_maskz_loadu_ps(m, k3 + d), e0);
-    }
-    out[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-    out[1] = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
-    out[2] = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1));
-    out[3] = _mm512_reduce_add_ps(_mm512_add_ps(e0, e1));
+/* f32 16-dim slice d..d+15 of a K/V row (dims >= hd zero) */
+AI __m512 row_slice(const void *base, int64_t off, int d, int hd, int f16) {
+    return ld_slice(base, off + d, d + 16 <= hd ? FULL : tail_mask(hd - d), f16);
 }
+
+/* kb[((s*4 + g)*4 + k)*16 ..] for the chunk's rows [0, n) at base + off + r*stride; rows >= n are
+ * zero.  Size: 16 x ceil(hd/16)*16 floats. */
+AI void k_blocks(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, float *kb) {
+    const __m512 z = _mm512_setzero_ps();
+    for (int s = 0; s * 16 < hd; s++)
+        for (int g = 0; g < 4; g++) {
+            __m512 r[4];
+            for (int m = 0; m < 4; m++) {
+                int row = g + 4 * m;
+                r[m] = row < n ? row_slice(base, off + row * stride, 16 * s, hd, f16) : z;
+            }
+            __m512 t0 = _mm512_shuffle_f32x4(r[0], r[1], 0x44), t1 = _mm512_shuffle_f32x4(r[0], r[1], 0xEE);
+            __m512 t2 = _mm512_shuffle_f32x4(r[2], r[3], 0x44), t3 = _mm512_shuffle_f32x4(r[2], r[3], 0xEE);
+            float *o = kb + (int64_t)(s * 4 + g) * 64;
+            _mm512_store_ps(o, _mm512_shuffle_f32x4(t0, t2, 0x88));
+            _mm512_store_ps(o + 16, _mm512_shuffle_f32x4(t0, t2, 0xDD));
+            _mm512_store_ps(o + 32, _mm512_shuffle_f32x4(t1, t3, 0x88));
+            _mm512_store_ps(o + 48, _mm512_shuffle_f32x4(t1, t3, 0xDD));
+        }
+}
+
+/* acc[g] (g = 0..3, lanes (m, c)) -> the 16 scores, lane j = position j */
+AI __m512 blocks_sum(__m512 x, __m512 y, __m512 z, __m512 w) {
+    __m512 xy = _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y));
+    __m512 zw = _mm512_add_ps(_mm512_unpacklo_ps(z, w), _mm512_unpackhi_ps(z, w));
+    __m512d a = _mm512_castps_pd(xy), b = _mm512_castps_pd(zw);
+    return _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+}
+
+/* scores of NB row-heads against a k_blocks chunk -> out[i][0..15]; q[i]: the row-head's q as
+ * ns*4 vectors (q[4a..4a+3] x 4 lanes groups, zero past head_dim) */
+AI void kb_scores(const float *kb, int ns, const float *const *q, float *const *out, int NB) {
+    __m512 acc[4][4];
+    for (int i = 0; i < NB; i++)
+        for (int g = 0; g < 4; g++) acc[i][g] = _mm512_setzero_ps();
+    for (int s = 0; s < ns; s++)
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512 qv[4];
+            for (int i = 0; i < NB; i++) qv[i] = _mm512_load_ps(q[i] + 4 * (16 * s + 4 * k));
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                __m512 kv = _mm512_load_ps(kb + (int64_t)((s * 4 + g) * 4 + k) * 16);
+                for (int i = 0; i < NB; i++) acc[i][g] = _mm512_fmadd_ps(qv[i], kv, acc[i][g]);
+            }
+        }
+    for (int i = 0; i < NB; i++) _mm512_storeu_ps(out[i], blocks_sum(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+}
+
+/* kb_scores with the 4x4 blocks built in registers from the K rows (for segments of <= 4 row-heads,
+ * where a scratch copy would not be reused): the same FMAs per accumulator, in the same order. */
+AI void k_scores(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, const float *const *q,
+                 float *const *out, int NB) {
+    const __m512 z = _mm512_setzero_ps();
+    __m512 acc[4][4];
+    for (int i = 0; i < NB; i++)
+        for (int g = 0; g < 4; g++) acc[i][g] = z;
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++)
+        for (int s = 0; s * 16 < hd; s++) {
+            __m512 r[4];
+            for (int m = 0; m < 4; m++) {
+                int row = g + 4 * m;
+                r[m] = row < n ? row_slice(base, off + row * stride, 16 * s, hd, f16) : z;
+            }
+            __m512 t0 = _mm512_shuffle_f32x4(r[0], r[1], 0x44), t1 = _mm512_shuffle_f32x4(r[0], r[1], 0xEE);
+            __m512 t2 = _mm512_shuffle_f32x4(r[2], r[3], 0x44), t3 = _mm512_shuffle_f32x4(r[2], r[3], 0xEE);
+            __m512 o[4] = {_mm512_shuffle_f32x4(t0, t2, 0x88), _mm512_shuffle_f32x4(t0, t2, 0xDD),
+                           _mm512_shuffle_f32x4(t1, t3, 0x88), _mm512_shuffle_f32x4(t1, t3, 0xDD)};
+            for (int k = 0; k < 4; k++)
+                for (int i = 0; i < NB; i++)
+                    acc[i][g] = _mm512_fmadd_ps(_mm512_load_ps(q[i] + 4 * (16 * s + 4 * k)), o[k],
+                                                acc[i][g]);
+        }
+    for (int i = 0; i < NB; i++) _mm512_storeu_ps(out[i], blocks_sum(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+}
+
+#define K_SCORES(NB, F16)                                                                                  \
+    NOINL void k_scores##NB##_##F16(const void *b, int64_t off, int64_t st, int n, int hd, const float *const *q, \
+                                    float *const *o) {                                                     \
+        k_scores(b, off, st, n, hd, F16, q, o, NB);                                                        \
+    }
+K_SCORES(1, 0)
+K_SCORES(2, 0)
+K_SCORES(3, 0)
+K_SCORES(4, 0)
+K_SCORES(1, 1)
+K_SCORES(2, 1)
+K_SCORES(3, 1)
+K_SCORES(4, 1)
+
+NOINL void kb_scores1(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 1); }
+NOINL void kb_scores2(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 2); }
+NOINL void kb_scores3(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 3); }
+NOINL void kb_scores4(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 4); }
 
 /* ---- p . V over float rows ---- */
 
@@ -90,37 +165,49 @@ AI void acc_scale(float *acc, float corr, int hd) {
     }
 }
 
-AI void pv_chunk(float *acc, const float *p, const float *v, int64_t vs, int mrows, int hd) {
-    int d = 0;
-    for (; d + 128 <= hd; d += 128) {
-        __m512 a[8];
-        for (int k = 0; k < 8; k++) a[k] = _mm512_loadu_ps(acc + d + 16 * k);
-        for (int j = 0; j < mrows; j++) {
-            __m512 pj = _mm512_set1_ps(p[j]);
-            const float *vj = v + j * vs + d;
-            for (int k = 0; k < 8; k++) a[k] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vj + 16 * k), a[k]);
+/* acc[i][0..hd) += sum_{j < mrows} p[i][j] v_j for NB row-heads sharing the rows v_j (F32, or F16
+ * converted here) at v + j*vs: per element one FMA per j in ascending j (the same for any NB).  64
+ * dims per pass, so the NB x 4 accumulators stay in registers while one load of v serves all NB. */
+AI void pv_rows(float *const *acc, const float *const *p, const void *v, int64_t vs, int mrows, int hd, int f16,
+                int NB) {
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+        __mmask16 mk[4];
+        for (int k = 0; k < 4; k++) {
+            int d = d0 + 16 * k;
+            mk[k] = d + 16 <= hd ? FULL : d < hd ? tail_mask(hd - d) : 0;
         }
-        for (int k = 0; k < 8; k++) _mm512_storeu_ps(acc + d + 16 * k, a[k]);
-    }
-    for (; d + 64 <= hd; d += 64) {
-        __m512 a[4];
-        for (int k = 0; k < 4; k++) a[k] = _mm512_loadu_ps(acc + d + 16 * k);
+        __m512 a[4][4];
+        for (int i = 0; i < NB; i++)
+            for (int k = 0; k < 4; k++) a[i][k] = _mm512_maskz_loadu_ps(mk[k], acc[i] + d0 + 16 * k);
         for (int j = 0; j < mrows; j++) {
-            __m512 pj = _mm512_set1_ps(p[j]);
-            const float *vj = v + j * vs + d;
-            for (int k = 0; k < 4; k++) a[k] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(vj + 16 * k), a[k]);
+            __m512 vv[4];
+            for (int k = 0; k < 4; k++) vv[k] = ld_slice(v, j * vs + d0 + 16 * k, mk[k], f16);
+            for (int i = 0; i < NB; i++) {
+                __m512 pj = _mm512_set1_ps(p[i][j]);
+                for (int k = 0; k < 4; k++) a[i][k] = _mm512_fmadd_ps(pj, vv[k], a[i][k]);
+            }
         }
-        for (int k = 0; k < 4; k++) _mm512_storeu_ps(acc + d + 16 * k, a[k]);
-    }
-    for (; d < hd; d += 16) {
-        __mmask16 m = d + 16 <= hd ? FULL : tail_mask(hd - d);
-        __m512 a = _mm512_maskz_loadu_ps(m, acc + d);
-        for (int j = 0; j < mrows; j++)
-            a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_maskz_loadu_ps(m, v + j * vs + d), a);
-        _mm512_mask_storeu_ps(acc + d, m, a);
+        for (int i = 0; i < NB; i++)
+            for (int k = 0; k < 4; k++) _mm512_mask_storeu_ps(acc[i] + d0 + 16 * k, mk[k], a[i][k]);
     }
 }
 
+/* one out-of-line copy per batch size and source type (register allocation stays local) */
+#define PV_ROWS(NB, F16)                                                                                   \
+    NOINL void pv_rows##NB##_##F16(float *const *a, const float *const *p, const void *v, int64_t vs, int m, \
+                                   int hd) {                                                               \
+        pv_rows(a, p, v, vs, m, hd, F16, NB);                                                              \
+    }
+PV_ROWS(1, 0)
+PV_ROWS(2, 0)
+PV_ROWS(3, 0)
+PV_ROWS(4, 0)
+PV_ROWS(1, 1)
+PV_ROWS(2, 1)
+PV_ROWS(3, 1)
+PV_ROWS(4, 1)
+
+/* F16 rows -> float scratch (rows of hd); F32 rows are used in place.  *rs: row stride. */
 AI const float *kv_rows(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, float *scr,
                         int64_t *rs) {
     if (!f16) {
@@ -165,7 +252,7 @@ AI float softmax_step(float *s, int nb, float scale, float *m, float *l) {
 
 /* ---- a group of row-heads ---- */
 
-enum { PF_DIST = 16, CH = 8 }; /* prefetch distance (positions); positions per converted chunk */
+enum { PF_DIST = 16, CH = 16 }; /* prefetch distance (positions); positions per chunk (kb_scores) */
 
 AI void prefetch_range(const char *p, int64_t bytes) {
     for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
@@ -190,12 +277,72 @@ typedef struct {
     } seg[RHM];
 } group_t;
 
+typedef void (*kd_fn)(const void *, int64_t, int64_t, int, int, const float *const *, float *const *);
+typedef void (*kb_fn)(const float *, int, const float *const *, float *const *);
+typedef void (*pv_fn)(float *const *, const float *const *, const void *, int64_t, int, int);
+static const kd_fn k_direct[2][5] = {{0, k_scores1_0, k_scores2_0, k_scores3_0, k_scores4_0},
+                                     {0, k_scores1_1, k_scores2_1, k_scores3_1, k_scores4_1}};
+static const kb_fn kb_tab[5] = {0, kb_scores1, kb_scores2, kb_scores3, kb_scores4};
+static const pv_fn pv_tab[2][5] = {{0, pv_rows1_0, pv_rows2_0, pv_rows3_0, pv_rows4_0},
+                                   {0, pv_rows1_1, pv_rows2_1, pv_rows3_1, pv_rows4_1}};
+
+/* Scores of the listed row-heads (ids[0..n)) for one chunk of K rows [0, need) at k + off: up to 4
+ * straight from the cache, more through the shared k_blocks scratch (batches of 4). */
+AI void chunk_scores(const void *k, int64_t off, int64_t ks, int need, int hd, int f16, float *scr,
+                     float (*qpad)[4 * HDM], float (*S)[TILEM + 16], const int *ids, int n, int j0) {
+    const float *q[4];
+    float *o[4];
+    if (n <= 4) {
+        for (int u = 0; u < n; u++) q[u] = qpad[ids[u]], o[u] = S[ids[u]] + j0;
+        k_direct[f16][n](k, off, ks, need, hd, q, o);
+        return;
+    }
+    k_blocks(k, off, ks, need, hd, f16, scr);
+    for (int b = 0; b < n; b += 4) {
+        int nb = n - b < 4 ? n - b : 4;
+        for (int u = 0; u < nb; u++) q[u] = qpad[ids[b + u]], o[u] = S[ids[b + u]] + j0;
+        kb_tab[nb](scr, (hd + 15) / 16, q, o);
+    }
+}
+
+/* p.V of the listed row-heads (mi[u] rows each) for one chunk of V rows at v + off: up to 4 straight
+ * from the cache, more through a float copy (F16).  Batches of up to 4 share the rows all of them
+ * need, then each continues alone. */
+AI void chunk_pv(const void *v, int64_t off, int64_t ks, int need, int hd, int f16, float *scr,
+                 float (*acc)[HDM], float (*S)[TILEM + 16], const int *ids, const int *mi, int n, int j0) {
+    const void *vr;
+    int64_t rs = ks;
+    int vf16 = f16;
+    if (n <= 4)
+        vr = (const char *)v + off * (f16 ? 2 : 4);
+    else
+        vr = kv_rows(v, off, ks, need, hd, f16, scr, &rs), vf16 = 0;
+    const int64_t rbytes = rs * (vf16 ? 2 : 4);
+    for (int b = 0; b < n; b += 4) {
+        int nb = n - b < 4 ? n - b : 4, m0 = mi[b];
+        float *a[4];
+        const float *p[4];
+        for (int u = 0; u < nb; u++) {
+            a[u] = acc[ids[b + u]], p[u] = S[ids[b + u]] + j0;
+            if (mi[b + u] < m0) m0 = mi[b + u];
+        }
+        pv_tab[vf16][nb](a, p, vr, rs, m0, hd);
+        for (int u = 0; u < nb; u++)
+            if (mi[b + u] > m0) {
+                float *a1[1] = {a[u]};
+                const float *p1[1] = {p[u] + m0};
+                pv_tab[vf16][1](a1, p1, (const char *)vr + m0 * rbytes, rs, mi[b + u] - m0, hd);
+            }
+    }
+}
+
 AI void group_impl(group_t *g, int f16) {
     const cf_attn_shape *sh = g->sh;
     const cf_attn_seq *sq = &g->seqs[g->seq];
-    const int hd = sh->head_dim, tile = g->tile, R = g->n;
+    const int hd = sh->head_dim, tile = g->tile, R = g->n, ns = (hd + 15) / 16;
     _Alignas(64) float acc[RHM][HDM];
     _Alignas(64) float S[RHM][TILEM + 16];
+    _Alignas(64) float qpad[RHM][4 * HDM]; /* vector a: q[4a..4a+3] x 4, a < ns*4 (zero past hd) */
     _Alignas(64) float scr[CH * HDM];
     float m[RHM], l[RHM];
     int64_t maxlim = 0;
@@ -204,6 +351,12 @@ AI void group_impl(group_t *g, int f16) {
         m[i] = -INFINITY;
         l[i] = 0;
         memset(acc[i], 0, sizeof(float) * hd);
+        for (int d = 0; d < ns * 16; d += 16) {
+            __mmask16 k = d + 16 <= hd ? FULL : tail_mask(d < hd ? hd - d : 0);
+            __m512 qv = _mm512_maskz_loadu_ps(k, g->qp[i] + d);
+            for (int c = 0; c < 4; c++)
+                _mm512_store_ps(qpad[i] + 4 * (d + 4 * c), _mm512_shuffle_f32x4(qv, qv, 0x55 * c));
+        }
     }
     const int64_t ks = sq->kv_stride, esz = f16 ? 2 : 4;
     const int64_t pf_bytes = (int64_t)(g->gmax - g->gmin + 1) * hd * esz,
@@ -224,17 +377,15 @@ AI void group_impl(group_t *g, int f16) {
                 prefetch_range(vb + (b0 + j0 + u) * ks * esz, pf_bytes);
             }
             for (int sg = 0; sg < g->nseg; sg++) {
-                int need = 0;
+                int need = 0, ids[RHM], na = 0;
                 for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++)
-                    if (nb[i] - j0 > need) need = nb[i] - j0 < jn ? nb[i] - j0 : jn;
-                if (need <= 0) continue;
-                int64_t rs;
-                const float *kr = kv_rows(sq->k, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, scr, &rs);
-                for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++) {
-                    int mi = nb[i] - j0 < jn ? nb[i] - j0 : jn, jj = 0;
-                    for (; jj + 4 <= mi; jj += 4) dot4(g->qp[i], kr + jj * rs, rs, hd, S[i] + j0 + jj);
-                    for (; jj < mi; jj++) S[i][j0 + jj] = dot1(g->qp[i], kr + jj * rs, hd);
-                }
+                    if (nb[i] > j0) {
+                        ids[na++] = i;
+                        if (nb[i] - j0 > need) need = nb[i] - j0 < jn ? nb[i] - j0 : jn;
+                    }
+                if (na)
+                    chunk_scores(sq->k, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, scr, qpad, S, ids, na,
+                                 j0);
             }
         }
         /* online softmax: probabilities in S, rescale the accumulators */
@@ -244,16 +395,16 @@ AI void group_impl(group_t *g, int f16) {
         for (int j0 = 0; j0 < nbmax; j0 += CH) {
             int jn = nbmax - j0 < CH ? nbmax - j0 : CH;
             for (int sg = 0; sg < g->nseg; sg++) {
-                int need = 0;
+                int need = 0, ids[RHM], mi[RHM], na = 0;
                 for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++)
-                    if (nb[i] - j0 > need) need = nb[i] - j0 < jn ? nb[i] - j0 : jn;
-                if (need <= 0) continue;
-                int64_t rs;
-                const float *vr = kv_rows(sq->v, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, scr, &rs);
-                for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++) {
-                    int mi = nb[i] - j0 < jn ? nb[i] - j0 : jn;
-                    if (mi > 0) pv_chunk(acc[i], S[i] + j0, vr, rs, mi, hd);
-                }
+                    if (nb[i] > j0) {
+                        ids[na] = i, mi[na] = nb[i] - j0 < jn ? nb[i] - j0 : jn;
+                        if (mi[na] > need) need = mi[na];
+                        na++;
+                    }
+                if (na)
+                    chunk_pv(sq->v, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, scr, acc, S, ids, mi, na,
+                             j0);
             }
         }
     }

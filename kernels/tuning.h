@@ -40,8 +40,8 @@
     X(mm_pack, "matmul: pack Q4_0/Q8_0 weights at model load (PK16, read by avx512vnni; 0/1)", 0, 0, \
       0, 1)                                                                                       \
     X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)         \
-    X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 8, \
-      8)
+    X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 16, \
+      16)
 
 typedef enum { CF_TSRC_DEFAULT = 0, CF_TSRC_FILE = 1, CF_TSRC_ENV = 2, CF_TSRC_SET = 3 } cf_tsrc;
 

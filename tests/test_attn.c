@@ -106,12 +106,12 @@ static void check_vs_oracle(const prob *P, int isa) {
 
 START_TEST(test_paths_vs_oracle) {
     static const int ratios[] = {1, 2, 4};
-    static const int hds[] = {8, 20, 64, 128};
+    static const int hds[] = {8, 20, 33, 64, 100, 128}; /* odd / non-multiple-of-16 tails too */
     static const long tiles[] = {16, 0}; /* 0: the default */
     for (size_t ti = 0; ti < 2; ti++) {
         if (tiles[ti]) cf_tuning_mut()->tile_attn_kv = tiles[ti];
         for (size_t ri = 0; ri < 3; ri++)
-            for (size_t hi = 0; hi < 4; hi++)
+            for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++)
                 for (int f16 = 0; f16 < 2; f16++) {
                     int hd = hds[hi], nkvh = 2, nh = nkvh * ratios[ri];
                     float scale = (hi & 1) ? 1.0f : 1.0f / sqrtf((float)hd); /* peaky and flat */
@@ -157,9 +157,9 @@ static float *snapshot(const prob *P) {
 START_TEST(test_invariance) {
     cf_tuning_mut()->thresh_attn = 1;
     cf_tuning_mut()->tile_attn_kv = 32;
-    for (int f16 = 0; f16 < 2; f16++) {
+    for (int f16 = 0; f16 < 4; f16++) { /* bit 0: F16 cache; bit 1: odd head_dim */
         prob P;
-        prob_init(&P, 8, 2, 64, f16 ? CF_T_F16 : CF_T_F32, 0.125f, 150, 7);
+        prob_init(&P, 8, 2, f16 & 2 ? 33 : 64, f16 & 1 ? CF_T_F16 : CF_T_F32, 0.125f, 150, 7);
         size_t tot = 0;
         for (int s = 0; s < NSEQ; s++) tot += P.seq[s].n_q * P.sh.ldo;
         for (int isa = 0; isa < CF_ISA_COUNT; isa++) {
