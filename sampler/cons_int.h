@@ -201,13 +201,14 @@ typedef struct {
     int32_t tnode;                /* trie node where the frame may be left */
     uint32_t xnode;               /* frame state there */
     uint64_t xaux;                /* (strings: count relative to the entry's start) */
-    uint16_t delta;               /* code points consumed (strings) */
+    uint16_t delta;               /* strings: most code points needed on the way (as acc_delta) */
 } pc_exit;
 
 typedef struct pc_entry {
     uint32_t *acc;                /* dense bitset, or NULL */
     int32_t *acc_list;            /* sparse list (when acc == NULL) */
-    uint16_t *acc_delta;          /* per acc token: code points added (strings), or NULL */
+    uint16_t *acc_delta;          /* per acc token (strings): the largest count + code points the
+                                     regexes still need at any byte of the token, or NULL */
     int32_t *acc_tok;             /* tokens in acc with delta > 0 (for count filtering), sorted by delta desc */
     int32_t nacc, nacc_delta;
     uint16_t max_delta;

@@ -147,14 +147,19 @@ fail:
     return NULL;
 }
 
-/* String frames: unpacked states on the DFS stack (no interning while walking). */
+/* String frames: unpacked states on the DFS stack (no interning while walking).
+ * Deltas: with a maxLength, str_step_u refuses a body byte once count + the code points the
+ * regexes still need exceed the limit, after every byte; a token (or exit) passes iff that holds
+ * at each byte on its path, so its delta is the largest such need along the path (pm[]), not the
+ * need at its last byte (a token may end inside an escape, where nothing more is checked). */
 static pc_entry *walk_string(cf_constraint *K, const cf_cons_vocab *v, const sprog *p, const sstate *s0,
                              const uint32_t *seen, int shared) {
     ebuild b = {0};
     int32_t cap = 64, d = 0;
     int32_t *tn = malloc((size_t)cap * sizeof *tn), *cur = malloc((size_t)cap * sizeof *cur);
     sstate *st = malloc((size_t)cap * sizeof *st);
-    if (!tn || !cur || !st) {
+    uint16_t *pm = malloc((size_t)cap * sizeof *pm);
+    if (!tn || !cur || !st || !pm) {
         b.oom = 1;
         goto out;
     }
@@ -162,6 +167,7 @@ static pc_entry *walk_string(cf_constraint *K, const cf_cons_vocab *v, const spr
     cur[0] = 1;
     st[0] = *s0;
     st[0].count = 0;
+    pm[0] = 0;
     while (d >= 0) {
         int32_t y = tn[d], z = cur[d];
         if (z >= v->tend[y]) {
@@ -174,6 +180,7 @@ static pc_entry *walk_string(cf_constraint *K, const cf_cons_vocab *v, const spr
         uint32_t dd = s.count;
         /* acc tokens are filtered by delta <= code points left: count what the regexes still need */
         if (p->mind && s.phase == SP_BODY) dd += str_mind(p, &s);
+        if (dd < pm[d]) dd = pm[d];
         uint16_t delta = (uint16_t)(dd > 65535 ? 65535 : dd);
         if (s.phase == SP_CLOSED) {
             uint64_t xa = shared ? ((uint64_t)s.count | (uint64_t)s.phase << 16 | (uint64_t)s.utf8 << 20 |
@@ -183,7 +190,7 @@ static pc_entry *walk_string(cf_constraint *K, const cf_cons_vocab *v, const spr
                 b.oom = 1;
                 break;
             }
-            eb_exit(&b, z, UINT32_MAX, xa, (uint16_t)(s.count > 65535 ? 65535 : s.count));
+            eb_exit(&b, z, UINT32_MAX, xa, delta);
             continue;
         }
         if (v->ttokn[z]) eb_tok(&b, v, z, delta);
@@ -196,7 +203,9 @@ static pc_entry *walk_string(cf_constraint *K, const cf_cons_vocab *v, const spr
                 if (a2) cur = a2;
                 sstate *a3 = realloc(st, (size_t)cap * sizeof *a3);
                 if (a3) st = a3;
-                if (!a1 || !a2 || !a3) {
+                uint16_t *a4 = realloc(pm, (size_t)cap * sizeof *a4);
+                if (a4) pm = a4;
+                if (!a1 || !a2 || !a3 || !a4) {
                     b.oom = 1;
                     break;
                 }
@@ -205,12 +214,14 @@ static pc_entry *walk_string(cf_constraint *K, const cf_cons_vocab *v, const spr
             tn[d] = z;
             cur[d] = z + 1;
             st[d] = s;
+            pm[d] = delta;
         }
     }
 out:
     free(tn);
     free(cur);
     free(st);
+    free(pm);
     pc_entry *e = eb_finish(shared ? NULL : K, &b, v, 1);
     if (e) e->self_xnode = 1;
     return e;
@@ -546,6 +557,7 @@ static void mask_independent(cf_constraint *K, const cfg *c, uint32_t *bits) {
         const pc_exit *x = &e->exits[i];
         uint32_t xn = x->xnode == UINT32_MAX ? c->node : x->xnode;
         uint64_t xa = x->xaux;
+        if (sp && remaining >= 0 && x->delta > remaining) continue;   /* refused on the way to the exit */
         if (sp && !str_rebase(K, sp, x->xaux, count0, &xa)) continue;
         if (!have || m.node != xn || m.aux != xa) {
             cfg xc = {xn, c->parent, xa};

@@ -127,7 +127,9 @@ struct mindc {
     int32_t n[CF_MAX_STR_RE];
 };
 
-/* 0-1 BFS: a byte that starts a code point costs 1, a continuation byte 0. */
+/* 0-1 BFS: a byte that starts a code point costs 1, a continuation byte 0.  Every byte a string
+ * can decode to counts, control bytes included (escapes: \n, \u0001); only bytes that never occur
+ * in UTF-8 are skipped.  The result must not exceed the true distance: str_step_u refuses on it. */
 static uint16_t mind_bfs(cf_regex *re, int32_t s0) {
     if (cf_regex_accepting(re, s0)) return 0;
     int32_t st[MIND_BFS_CAP];
@@ -142,7 +144,7 @@ static uint16_t mind_bfs(cf_regex *re, int32_t s0) {
         int i = dq[head++];
         if (ds[i] >= best) continue;
         for (int b = 0; b < 256; b++) {
-            if (b < 0x20 || (b >= 0xF5)) continue;
+            if (b >= 0xF5) continue;
             int32_t t = cf_regex_next(re, st[i], (uint8_t)b);
             if (t < 0 && cf_regex_overflowed(re, NULL)) return 0;   /* DFA cap: unknown, no pruning */
             if (t < 0 || !cf_regex_live(re, t)) continue;
@@ -344,10 +346,12 @@ static int str_step_raw(const sprog *p, sstate *s, const uint32_t *seen, uint8_t
 
 int str_step_u(const sprog *p, sstate *s, const uint32_t *seen, uint8_t b, int rel) {
     if (!str_step_raw(p, s, seen, b, rel)) return 0;
-    /* with a maxLength, the regexes must still be able to match in the code points left */
-    if (!rel && p->mind && p->max_len >= 0 && s->phase == SP_BODY &&
-        (int64_t)s->count + (int64_t)str_mind(p, s) > p->max_len)
-        return 0;
+    /* with a maxLength, the regexes must still be able to match in the code points left (a string
+     * never counts past CF_STR_COUNT_CAP either: the mask entries filter against the smaller one) */
+    if (!rel && p->mind && p->max_len >= 0 && s->phase == SP_BODY) {
+        int64_t lim = p->max_len < CF_STR_COUNT_CAP ? p->max_len : CF_STR_COUNT_CAP;
+        if ((int64_t)s->count + (int64_t)str_mind(p, s) > lim) return 0;
+    }
     return 1;
 }
 
