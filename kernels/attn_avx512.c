@@ -354,8 +354,11 @@ AI void group_impl(group_t *g, int f16) {
         for (int d = 0; d < ns * 16; d += 16) {
             __mmask16 k = d + 16 <= hd ? FULL : tail_mask(d < hd ? hd - d : 0);
             __m512 qv = _mm512_maskz_loadu_ps(k, g->qp[i] + d);
-            for (int c = 0; c < 4; c++)
-                _mm512_store_ps(qpad[i] + 4 * (d + 4 * c), _mm512_shuffle_f32x4(qv, qv, 0x55 * c));
+            /* lane group c of qv repeated 4 times (immediates must be constants at any -O) */
+            _mm512_store_ps(qpad[i] + 4 * d, _mm512_shuffle_f32x4(qv, qv, 0x00));
+            _mm512_store_ps(qpad[i] + 4 * (d + 4), _mm512_shuffle_f32x4(qv, qv, 0x55));
+            _mm512_store_ps(qpad[i] + 4 * (d + 8), _mm512_shuffle_f32x4(qv, qv, 0xAA));
+            _mm512_store_ps(qpad[i] + 4 * (d + 12), _mm512_shuffle_f32x4(qv, qv, 0xFF));
         }
     }
     const int64_t ks = sq->kv_stride, esz = f16 ? 2 : 4;
