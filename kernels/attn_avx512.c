@@ -59,6 +59,15 @@ AI __m512 row_slice(const void *base, int64_t off, int d, int hd, int f16) {
     return ld_slice(base, off + d, d + 16 <= hd ? FULL : tail_mask(hd - d), f16);
 }
 
+/* Rows r[m] = slice of position g + 4m -> o[k]: lanes (m, c) = dim 4k + c of position g + 4m
+ * (a 4x4 transpose of 128-bit lane groups). */
+AI void blocks4(const __m512 r[4], __m512 o[4]) {
+    __m512 t0 = _mm512_shuffle_f32x4(r[0], r[1], 0x44), t1 = _mm512_shuffle_f32x4(r[0], r[1], 0xEE);
+    __m512 t2 = _mm512_shuffle_f32x4(r[2], r[3], 0x44), t3 = _mm512_shuffle_f32x4(r[2], r[3], 0xEE);
+    o[0] = _mm512_shuffle_f32x4(t0, t2, 0x88), o[1] = _mm512_shuffle_f32x4(t0, t2, 0xDD);
+    o[2] = _mm512_shuffle_f32x4(t1, t3, 0x88), o[3] = _mm512_shuffle_f32x4(t1, t3, 0xDD);
+}
+
 /* kb[((s*4 + g)*4 + k)*16 ..] for the chunk's rows [0, n) at base + off + r*stride; rows >= n are
  * zero.  Size: 16 x ceil(hd/16)*16 floats. */
 AI void k_blocks(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, float *kb) {
@@ -70,13 +79,9 @@ AI void k_blocks(const void *base, int64_t off, int64_t stride, int n, int hd, i
                 int row = g + 4 * m;
                 r[m] = row < n ? row_slice(base, off + row * stride, 16 * s, hd, f16) : z;
             }
-            __m512 t0 = _mm512_shuffle_f32x4(r[0], r[1], 0x44), t1 = _mm512_shuffle_f32x4(r[0], r[1], 0xEE);
-            __m512 t2 = _mm512_shuffle_f32x4(r[2], r[3], 0x44), t3 = _mm512_shuffle_f32x4(r[2], r[3], 0xEE);
-            float *o = kb + (int64_t)(s * 4 + g) * 64;
-            _mm512_store_ps(o, _mm512_shuffle_f32x4(t0, t2, 0x88));
-            _mm512_store_ps(o + 16, _mm512_shuffle_f32x4(t0, t2, 0xDD));
-            _mm512_store_ps(o + 32, _mm512_shuffle_f32x4(t1, t3, 0x88));
-            _mm512_store_ps(o + 48, _mm512_shuffle_f32x4(t1, t3, 0xDD));
+            __m512 o[4];
+            blocks4(r, o);
+            for (int k = 0; k < 4; k++) _mm512_store_ps(kb + (int64_t)(s * 4 + g) * 64 + 16 * k, o[k]);
         }
 }
 
@@ -124,10 +129,8 @@ AI void k_scores(const void *base, int64_t off, int64_t stride, int n, int hd, i
                 int row = g + 4 * m;
                 r[m] = row < n ? row_slice(base, off + row * stride, 16 * s, hd, f16) : z;
             }
-            __m512 t0 = _mm512_shuffle_f32x4(r[0], r[1], 0x44), t1 = _mm512_shuffle_f32x4(r[0], r[1], 0xEE);
-            __m512 t2 = _mm512_shuffle_f32x4(r[2], r[3], 0x44), t3 = _mm512_shuffle_f32x4(r[2], r[3], 0xEE);
-            __m512 o[4] = {_mm512_shuffle_f32x4(t0, t2, 0x88), _mm512_shuffle_f32x4(t0, t2, 0xDD),
-                           _mm512_shuffle_f32x4(t1, t3, 0x88), _mm512_shuffle_f32x4(t1, t3, 0xDD)};
+            __m512 o[4];
+            blocks4(r, o);
             for (int k = 0; k < 4; k++)
                 for (int i = 0; i < NB; i++)
                     acc[i][g] = _mm512_fmadd_ps(_mm512_load_ps(q[i] + 4 * (16 * s + 4 * k)), o[k],
