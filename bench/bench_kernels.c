@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/cpushare.h"
 #include "bench/kbench.h"
 #include "bench/plot.h"
 #include "bench/report.h"
@@ -28,7 +29,7 @@ int kb_family_matmul(int quick, kb_case **cases, int *n, int *cap);
 double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_ns, double *wall_ns,
                     int *samples);
 
-enum { MAX_THREADS = 16, MAX_NAMES = 64 };
+enum { MAX_THREADS = 16, MAX_NAMES = 64, MAX_ROUNDS = 15 };
 #define CMD "bench kernels"
 #define SLOWER_TOL 0.05 /* "slower at T threads than at 1": more than 5% slower */
 
@@ -48,12 +49,33 @@ static void usage(FILE *f) {
                "  --quick           a sub-minute subset of the sweep\n"
                "  --format FMT      md (default), csv or json\n"
                "  --min-time SEC    measuring time per (case, threads, mode) (default 0.1, quick 0.02)\n"
+               "  --rounds N        split it into N interleaved rounds (default 3, max 15)\n"
                "  --out FILE        write the table to FILE instead of stdout\n"
                "  --plot DIR        SVG charts: speedup vs threads per kernel, %% of roofline per case\n"
                "Each case is verified against the reference path before it is timed.  ns_call is the\n"
                "slowest thread's time per call (median over batches; the barrier after each call is\n"
                "excluded, ns_wall includes it); %%limit compares GB/s with the measured DRAM read\n"
                "bandwidth, GOP/s with the FP32 FMA or int8 dot peak, at the same thread count.\n");
+}
+
+/* One (threads, mode) measurement of a case over the rounds. */
+typedef struct {
+    double ns[MAX_ROUNDS], wall[MAX_ROUNDS]; /* per round: median ns per call, median wall ns */
+    double mn;                               /* fastest batch over all rounds */
+} meas;
+
+static double median_of(const double *v, int n) {
+    double s[MAX_ROUNDS];
+    int k = 0;
+    for (int i = 0; i < n && i < MAX_ROUNDS; i++)
+        if (v[i] == v[i]) s[k++] = v[i]; /* skip NaN */
+    if (!k) return NAN;
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
+            double t = s[j];
+            s[j] = s[j - 1], s[j - 1] = t;
+        }
+    return k % 2 ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
 }
 
 static void git_commit(char *buf, size_t cap) { snprintf(buf, cap, "%s", bench_commit()); }
@@ -141,11 +163,11 @@ static int write_plots(const char *dir, char (*name)[160], const double *spd, co
 }
 
 typedef struct {
-    int k, sz, ty, isa, th, mode, ns, nsmin, wall, gbs, gops, lim, pct, spd, thr, split, fit, commit, status;
+    int k, sz, ty, isa, th, mode, ns, nsmin, wall, gbs, gops, lim, pct, spd, rounds, thr, split, fit, commit, status;
 } cols_t;
 
 int bench_kernels_main(int argc, char **argv) {
-    int threads[MAX_THREADS] = {1, 2}, nthreads = 2, quick = 0, fmt = REP_MD;
+    int threads[MAX_THREADS] = {1, 2}, nthreads = 2, quick = 0, fmt = REP_MD, rounds = 3;
     double min_time = -1;
     const char *out_path = NULL, *kernels = NULL, *plot_dir = NULL;
     for (int i = 1; i < argc; i++) {
@@ -167,6 +189,11 @@ int bench_kernels_main(int argc, char **argv) {
         } else if (!strcmp(a, "--min-time")) {
             if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
             if (cli_double(CMD, "--min-time", v, 1e-4, 60, &min_time)) return CLI_USAGE;
+        } else if (!strcmp(a, "--rounds")) {
+            if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+            int rl[1], nrl = 0;
+            if (cli_int_list(CMD, "--rounds", v, 1, MAX_ROUNDS, rl, 1, &nrl)) return CLI_USAGE;
+            rounds = rl[0];
         } else if (!strcmp(a, "--out")) {
             if (!(out_path = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--plot")) {
@@ -279,22 +306,27 @@ int bench_kernels_main(int argc, char **argv) {
                  roof[t].fp32_gflops, roof[t].int8_gops);
     }
     rep_meta(tb, "timing",
-             "min %.3g s per measurement; ns_call = slowest thread per call (median over batches), barrier "
-             "excluded; ns_min = fastest batch; ns_wall = median including the barrier; GB/s, GOP/s, %%limit "
-             "and speedup from ns_call",
-             min_time);
+             "min %.3g s per (case, threads, mode) in %d interleaved rounds (every thread count and mode "
+             "measured once per round, so drift of a shared machine hits them alike; a case whose first round is "
+             "long stops after it, one that reads slower at T threads than at 1 gets up to 3x the rounds); ns_call = slowest thread per call (median over batches, then over rounds), "
+             "barrier excluded; ns_min = fastest batch; ns_wall = median including the barrier; GB/s, GOP/s, "
+             "%%limit from ns_call; speedup = median over rounds of (1-thread auto ns / this ns) in the same round",
+             min_time, rounds);
     cols_t C = {
         rep_col(tb, "kernel", REP_STR),  rep_col(tb, "size", REP_STR),    rep_col(tb, "type", REP_STR),
         rep_col(tb, "isa", REP_STR),     rep_col(tb, "threads", REP_NUM), rep_col(tb, "mode", REP_STR),
         rep_col(tb, "ns_call", REP_NUM), rep_col(tb, "ns_min", REP_NUM),  rep_col(tb, "ns_wall", REP_NUM),
         rep_col(tb, "GB/s", REP_NUM),    rep_col(tb, "GOP/s", REP_NUM),   rep_col(tb, "limit", REP_STR),
-        rep_col(tb, "%limit", REP_NUM),  rep_col(tb, "speedup", REP_NUM), rep_col(tb, "threshold", REP_STR),
+        rep_col(tb, "%limit", REP_NUM),  rep_col(tb, "speedup", REP_NUM), rep_col(tb, "rounds", REP_NUM),
+        rep_col(tb, "threshold", REP_STR),
         rep_col(tb, "split", REP_NUM),   rep_col(tb, "fits", REP_STR),    rep_col(tb, "commit", REP_STR),
         rep_col(tb, "status", REP_STR)};
 
     int n_run = 0, n_fail = 0, n_slower = 0, n_slower_min = 0, n_meas = 0;
     char slower[512] = "";
     double t_start = cf_now_s();
+    cpu_snap snap0, snap1;
+    cpu_snap_take(&snap0);
     for (int i = 0; i < n; i++) {
         kb_case *c = &cases[i];
         int sel = !nwant;
@@ -322,20 +354,50 @@ int bench_kernels_main(int argc, char **argv) {
             if (c->free) c->free(c);
             continue;
         }
-        double base = -1, base_min = -1;
         int pl = npl++;
         pl_case[pl] = i;
         snprintf(pl_name[pl], sizeof pl_name[pl], "%s %s%s%s", c->kernel, c->size, c->type[0] ? " " : "", c->type);
         for (int t = 0; t < nthreads; t++) pl_spd[pl * nthreads + t] = pl_pct[pl * nthreads + t] = NAN;
+        /* interleaved rounds: every (threads, mode) measurement once per round, so slow drift of
+         * the machine (other tenants) hits all of them alike; a case whose first round took long
+         * (big work, small relative noise) stops after it */
+        meas mt[MAX_THREADS][3];
+        memset(mt, 0, sizeof mt);
+        int nr = 0;
+        for (int r = 0, want = rounds; r < want; r++, nr++) {
+            double r0 = cf_now_s();
+            int nmeas = 0;
+            for (int t = 0; t < nthreads; t++)
+                for (int mode = 0; mode < (threads[t] > 1 ? 3 : 1); mode++, nmeas++, n_meas++) {
+                    meas *m = &mt[t][mode];
+                    double best = 0, wall = 0;
+                    m->ns[r] = kb_time_case(c, threads[t], mode, min_time / rounds, &best, &wall, NULL);
+                    m->wall[r] = wall;
+                    if (r == 0 || best < m->mn) m->mn = best;
+                }
+            if (r == 0 && cf_now_s() - r0 > 3.0 * min_time * nmeas) {
+                nr = 1;
+                break;
+            }
+            /* a case that reads slower at T threads than at 1 gets more rounds (up to 3x): a real
+             * slowdown persists, noise from a shared machine does not */
+            if (r + 1 == want && want == rounds && rounds > 1)
+                for (int t = 1; t < nthreads; t++) {
+                    double rat[MAX_ROUNDS];
+                    for (int q = 0; q <= r; q++) rat[q] = mt[t][0].ns[q] > 0 ? mt[0][0].ns[q] / mt[t][0].ns[q] : NAN;
+                    if (median_of(rat, r + 1) < 1 / (1 + SLOWER_TOL))
+                        want = 3 * rounds < MAX_ROUNDS ? 3 * rounds : MAX_ROUNDS;
+                }
+        }
         for (int t = 0; t < nthreads; t++) {
             int T = threads[t];
             for (int mode = 0; mode < (T > 1 ? 3 : 1); mode++) {
-                double wall = 0;
-                int ns = 0;
-                double best = 0;
-                double ns_call = kb_time_case(c, T, mode, min_time, &best, &wall, &ns);
-                n_meas++;
-                if (T == 1 && mode == 0) base = ns_call, base_min = best;
+                meas *m = &mt[t][mode];
+                double ns_call = median_of(m->ns, nr), wall = median_of(m->wall, nr), best = m->mn;
+                /* speedup: median over rounds of the paired ratio to 1 thread auto (same round) */
+                double rat[MAX_ROUNDS];
+                for (int r = 0; r < nr; r++) rat[r] = m->ns[r] > 0 ? mt[0][0].ns[r] / m->ns[r] : NAN;
+                double spd = median_of(rat, nr);
                 double gbs = c->bytes / ns_call, gops = c->ops / ns_call;
                 double lim = c->limit == KB_LIMIT_BW     ? roof[t].dram_gbs
                              : c->limit == KB_LIMIT_FP32 ? roof[t].fp32_gflops
@@ -356,9 +418,10 @@ int bench_kernels_main(int argc, char **argv) {
                         : c->limit == KB_LIMIT_FP32 ? "fp32"
                                                     : "int8");
                 if (lim > 0) rep_num(tb, C.pct, 100.0 * val / lim, 1);
-                if (base > 0) rep_num(tb, C.spd, base / ns_call, 2);
+                if (spd > 0) rep_num(tb, C.spd, spd, 2);
+                rep_num(tb, C.rounds, nr, 0);
                 if (mode == 0) {
-                    pl_spd[pl * nthreads + t] = base > 0 ? base / ns_call : NAN;
+                    pl_spd[pl * nthreads + t] = spd > 0 ? spd : NAN;
                     pl_pct[pl * nthreads + t] = lim > 0 ? 100.0 * val / lim : NAN;
                 }
                 if (tidx >= 0) rep_str(tb, C.thr, "%s=%ld", c->thresh, thv);
@@ -366,27 +429,36 @@ int bench_kernels_main(int argc, char **argv) {
                 rep_str(tb, C.fit, "%s", fits(c->bytes));
                 rep_str(tb, C.commit, "%s", commit);
                 rep_str(tb, C.status, "ok");
-                if (T > 1 && mode == 0 && base_min > 0 && best > base_min * (1 + SLOWER_TOL)) n_slower_min++;
-                if (T > 1 && mode == 0 && base > 0 && ns_call > base * (1 + SLOWER_TOL)) {
+                if (T > 1 && mode == 0 && mt[0][0].mn > 0 && best > mt[0][0].mn * (1 + SLOWER_TOL)) n_slower_min++;
+                if (T > 1 && mode == 0 && spd > 0 && spd < 1 / (1 + SLOWER_TOL)) {
                     n_slower++;
                     size_t l = strlen(slower);
                     if (l + 80 < sizeof slower)
                         snprintf(slower + l, sizeof slower - l, "%s%s %s @%d (%.2fx)", l ? "; " : "",
-                                 c->kernel, c->size, T, base / ns_call);
+                                 c->kernel, c->size, T, spd);
                 }
-                fprintf(stderr, "  %2d thr %-8s %12.0f ns  %8.2f %s  %5.1f%% of limit\n", T,
+                fprintf(stderr, "  %2d thr %-8s %12.0f ns  %8.2f %s  %5.1f%% of limit  x%.2f vs 1 thr (%d rounds)\n", T,
                         mode == 0   ? "auto"
                         : mode == 1 ? "serial"
                                     : "parallel",
                         ns_call, val, c->limit == KB_LIMIT_BW ? "GB/s" : "GOP/s",
-                        lim > 0 ? 100 * val / lim : 0);
+                        lim > 0 ? 100 * val / lim : 0, spd, nr);
             }
         }
         if (c->free) c->free(c);
     }
+    cpu_snap_take(&snap1);
+    double others = cpu_others_share(&snap0, &snap1, cpu->n_cores);
+    if (others >= 0) {
+        rep_meta(tb, "others", "other processes (and hypervisor steal) used %.1f%% of the %d cores during the run%s",
+                 others * 100, cpu->n_cores, others > 0.1 ? ": timings of thread teams are unreliable" : "");
+        if (others > 0.1)
+            fprintf(stderr, "warning: other processes used %.0f%% of the CPU during the run: team timings are unreliable\n",
+                    others * 100);
+    }
     rep_meta(tb, "summary", "%d cases, %d failed verification, %d measurements in %.1f s", n_run, n_fail,
              n_meas, cf_now_s() - t_start);
-    rep_meta(tb, "slower than 1 thread (auto, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "", slower);
+    rep_meta(tb, "slower than 1 thread (auto, speedup < 1/1.05)", "%d%s%s", n_slower, n_slower ? ": " : "", slower);
     rep_meta(tb, "slower than 1 thread by ns_min (auto, >5%)", "%d", n_slower_min);
     if (plot_dir && write_plots(plot_dir, pl_name, pl_spd, pl_pct, npl, threads, nthreads)) n_fail++;
     free(pl_spd), free(pl_pct), free(pl_name), free(pl_case);

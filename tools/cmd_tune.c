@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/cpushare.h"
 #include "bench/kbench.h"
 #include "bench/plot.h"
 #include "bench/report.h"
@@ -40,7 +41,26 @@
 #define BUSY_RATIO 1.25
 /* ... and the parallel runs' median over their fastest batch; above this, batches are being preempted */
 #define BUSY_NOISE 1.3
-enum { MAX_T = 8 };
+/* ... and the CPU share other processes (or the hypervisor's steal) took while we measured */
+#define BUSY_OTHERS 0.10
+enum { MAX_T = 8, AFTER_ROUNDS = 3, AFTER_MAX = 9, MEAS_ROUNDS = 3 };
+
+static double med_n(const double *v, int n) {
+    double s[AFTER_MAX];
+    if (n < 1) return 0;
+    if (n > AFTER_MAX) n = AFTER_MAX;
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        for (; j > 0 && s[j - 1] > v[i]; j--) s[j] = s[j - 1];
+        s[j] = v[i];
+    }
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+static double med3(const double *v) {
+    double a = v[0], b = v[1], c = v[2];
+    return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: cinfer tune [options]\n"
@@ -56,7 +76,9 @@ static void usage(FILE *f) {
                "lists only values that differ from the defaults; cinfer loads it at start (CINFER_TUNING\n"
                "points elsewhere; CINFER_<NAME> environment variables override it).  When serial work in a\n"
                "team runs (median over cases) more than %.2fx slower than alone, other processes are\n"
-               "preempting the team (also: parallel runs whose median exceeds their fastest batch by 30%%, or a load average above half the cores): the file is then not written unless --force.\n",
+               "preempting the team (also: parallel runs whose median exceeds their fastest batch by 30%%, or\n"
+               "other processes using more than 10%% of the CPU while it measured): the file is then not\n"
+               "written unless --force.\n",
             cf_tuning_path(), BUSY_RATIO);
 }
 
@@ -66,7 +88,10 @@ typedef struct {
     int tidx;             /* threshold parameter, -1 none */
     double s1, s1min;     /* 1 thread (median, min ns) */
     double ser[MAX_T], sermin[MAX_T], par[MAX_T], parmin[MAX_T];
+    double rser[MAX_T], rpar[MAX_T]; /* median over rounds of serial / parallel in the team over 1 thread */
     double after[MAX_T], aftermin[MAX_T];
+    double after1[MAX_T], ratio[MAX_T];
+    int after_rounds[MAX_T]; /* after: 1-thread auto ns paired with it; median ratio 1 thr / T thr */
     int split_before[MAX_T], split_after[MAX_T];
     int ok;
 } tcase;
@@ -88,8 +113,9 @@ static int selected(const char *list, const char *kernel, const char *fam) {
     return 0;
 }
 
-static int wins(double par, double ser1) { return par < ser1 * (1 - WIN_MARGIN); }
-static int loses(double par, double ser1) { return par > ser1 * (1 + LOSE_TOL); }
+/* on ratios (team time / 1-thread time, median over paired rounds) */
+static int wins(double r) { return r > 0 && r < 1 - WIN_MARGIN; }
+static int loses(double r) { return r > 1 + LOSE_TOL; }
 
 /* New value for threshold parameter ti from the measurements (see the header). */
 static long decide(const tcase *cs, int n, int ti, const int *th, int nth, long cur, int *changed, char *why,
@@ -102,7 +128,7 @@ static long decide(const tcase *cs, int n, int ti, const int *th, int nth, long 
         if (cs[i].c.work > maxw) maxw = cs[i].c.work;
         for (int t = 1; t < nth; t++) {
             int split = cf_split_nthreads(cs[i].c.work, cur, th[t]) > 1;
-            int w = wins(cs[i].parmin[t], cs[i].s1min), l = loses(cs[i].parmin[t], cs[i].s1min);
+            int w = wins(cs[i].rpar[t]), l = loses(cs[i].rpar[t]);
             nwin += w;
             if ((w && !split) || (l && split)) ok = 0;
         }
@@ -122,11 +148,11 @@ static long decide(const tcase *cs, int n, int ti, const int *th, int nth, long 
         /* smallest winning work w such that no case with work >= w loses at th[t] */
         long wstar = -1;
         for (int i = 0; i < n; i++) {
-            if (!cs[i].ok || cs[i].tidx != ti || !wins(cs[i].parmin[t], cs[i].s1min)) continue;
+            if (!cs[i].ok || cs[i].tidx != ti || !wins(cs[i].rpar[t])) continue;
             long w = cs[i].c.work;
             int bad = 0;
             for (int j = 0; j < n && !bad; j++)
-                if (cs[j].ok && cs[j].tidx == ti && cs[j].c.work >= w && loses(cs[j].parmin[t], cs[j].s1min)) bad = 1;
+                if (cs[j].ok && cs[j].tidx == ti && cs[j].c.work >= w && loses(cs[j].rpar[t])) bad = 1;
             if (!bad && (wstar < 0 || w < wstar)) wstar = w;
         }
         long v = wstar < 0 ? (maxw > 0 ? maxw : 1) : (wstar + th[t] - 1) / th[t];
@@ -233,6 +259,8 @@ int cmd_tune(int argc, char **argv) {
         fprintf(stderr, "warning: load average %.2f on %d cores: other processes compete, team timings are unreliable\n",
                 load, cf_cpu()->n_cores);
     double t_start = cf_now_s();
+    cpu_snap snap0, snap1;
+    cpu_snap_take(&snap0);
     const cf_tuning *tu = cf_tuning_get();
     for (int i = 0; i < n; i++) {
         tcase *x = &cs[i];
@@ -243,15 +271,36 @@ int cmd_tune(int argc, char **argv) {
             continue;
         }
         x->ok = 1;
-        x->s1 = kb_time_case(&x->c, 1, 1, min_time, &x->s1min, NULL, NULL);
         long cur = cf_tuning_value(tu, x->tidx);
+        /* interleaved rounds of (1 thread, serial and parallel in each team), so drift of a shared
+         * machine hits all sides alike; decisions use the median over rounds of paired ratios */
+        double s1r[MEAS_ROUNDS], serr[MAX_T][MEAS_ROUNDS], parr[MAX_T][MEAS_ROUNDS];
+        for (int r = 0; r < MEAS_ROUNDS; r++) {
+            double mn;
+            s1r[r] = kb_time_case(&x->c, 1, 1, min_time / MEAS_ROUNDS, &mn, NULL, NULL);
+            if (r == 0 || mn < x->s1min) x->s1min = mn;
+            for (int t = 1; t < nth; t++) {
+                serr[t][r] = kb_time_case(&x->c, th[t], 1, min_time / MEAS_ROUNDS, &mn, NULL, NULL);
+                if (r == 0 || mn < x->sermin[t]) x->sermin[t] = mn;
+                parr[t][r] = kb_time_case(&x->c, th[t], 2, min_time / MEAS_ROUNDS, &mn, NULL, NULL);
+                if (r == 0 || mn < x->parmin[t]) x->parmin[t] = mn;
+            }
+        }
+        x->s1 = med3(s1r);
         for (int t = 1; t < nth; t++) {
-            x->ser[t] = kb_time_case(&x->c, th[t], 1, min_time, &x->sermin[t], NULL, NULL);
-            x->par[t] = kb_time_case(&x->c, th[t], 2, min_time, &x->parmin[t], NULL, NULL);
+            double rs[MEAS_ROUNDS], rp[MEAS_ROUNDS];
+            for (int r = 0; r < MEAS_ROUNDS; r++) {
+                rs[r] = s1r[r] > 0 ? serr[t][r] / s1r[r] : 0;
+                rp[r] = s1r[r] > 0 ? parr[t][r] / s1r[r] : 0;
+            }
+            x->ser[t] = med3(serr[t]), x->par[t] = med3(parr[t]);
+            x->rser[t] = med3(rs), x->rpar[t] = med3(rp);
             x->split_before[t] = cf_split_nthreads(x->c.work, cur, th[t]);
         }
     }
 
+    cpu_snap_take(&snap1);
+    double others = cpu_others_share(&snap0, &snap1, cf_cpu()->n_cores);
     /* busy check: serial work in the team vs alone */
     double *rat = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), busy = 1;   /* n > 0: gcc -O1 + ASan range warning */
     int nr = 0;
@@ -279,7 +328,11 @@ int cmd_tune(int argc, char **argv) {
         noise = rat[nr / 2];
     }
     free(rat);
-    int is_busy = busy > BUSY_RATIO || noise > BUSY_NOISE || load > 0.5 * cf_cpu()->n_cores;
+    /* the load average before the run is only reported: it counts our own earlier runs; what other
+     * processes did while we measured is the CPU share below */
+    int is_busy = busy > BUSY_RATIO || noise > BUSY_NOISE || others > BUSY_OTHERS;
+    fprintf(stderr, "others check: other processes (and steal) used %.1f%% of the %d cores while measuring (> %.0f%% = busy)\n",
+            others * 100, cf_cpu()->n_cores, BUSY_OTHERS * 100);
     fprintf(stderr, "noise check: parallel runs' median / fastest batch = %.2f (median over cases; > %.2f = busy)\n",
             noise, BUSY_NOISE);
     fprintf(stderr, "team check: serial work in a %d-thread team takes %.2fx its 1-thread time (median of %d cases)%s\n",
@@ -326,7 +379,8 @@ int cmd_tune(int argc, char **argv) {
         c_1 = rep_col(tb, "ns_1thr", REP_NUM), c_s = rep_col(tb, "ns_serial", REP_NUM), c_pa = rep_col(tb, "ns_parallel", REP_NUM),
         c_b = rep_col(tb, "ns_before", REP_NUM), c_sb = rep_col(tb, "split_before", REP_NUM),
         c_a = rep_col(tb, "ns_after", REP_NUM), c_sa = rep_col(tb, "split_after", REP_NUM),
-        c_r = rep_col(tb, "after_vs_1thr", REP_NUM), c_v = rep_col(tb, "verdict", REP_STR);
+        c_a1 = rep_col(tb, "ns_after_1thr", REP_NUM),
+        c_r = rep_col(tb, "after_vs_1thr", REP_NUM), c_ar = rep_col(tb, "rounds", REP_NUM), c_v = rep_col(tb, "verdict", REP_STR);
     char slower[1024] = "";
     for (int i = 0; i < n; i++) {
         tcase *x = &cs[i];
@@ -335,20 +389,32 @@ int cmd_tune(int argc, char **argv) {
         fprintf(stderr, "after [%d/%d] %s %s\n", i + 1, n, x->c.kernel, x->c.size);
         for (int t = 1; t < nth; t++) {
             x->split_after[t] = cf_split_nthreads(x->c.work, v, th[t]);
-            x->after[t] = kb_time_case(&x->c, th[t], 0, min_time, &x->aftermin[t], NULL, NULL);
-            /* a serial decision that still reads slower is re-measured once (other processes) */
-            if (loses(x->aftermin[t], x->s1min))
-                x->after[t] = kb_time_case(&x->c, th[t], 0, min_time, &x->aftermin[t], NULL, NULL);
-            int sl = loses(x->aftermin[t], x->s1min);
-            /* a threshold mistake: auto slower than the better of serial / parallel in the same team */
-            double best_team = x->sermin[t] < x->parmin[t] ? x->sermin[t] : x->parmin[t];
-            int mis = x->aftermin[t] > best_team * (1 + LOSE_TOL);
+            /* interleaved rounds of (1 thread, T threads) in auto mode: the verdict is the median of
+             * the paired ratios, so drift of a shared machine hits both sides alike */
+            double r1[AFTER_MAX], rT[AFTER_MAX], rat[AFTER_MAX], mn = 0;
+            int nr = 0;
+            for (int want = AFTER_ROUNDS; nr < want; nr++) {
+                double m1 = 0, mT = 0;
+                r1[nr] = kb_time_case(&x->c, 1, 0, min_time, &m1, NULL, NULL);
+                rT[nr] = kb_time_case(&x->c, th[t], 0, min_time, &mT, NULL, NULL);
+                rat[nr] = rT[nr] > 0 ? r1[nr] / rT[nr] : 0;
+                if (nr == 0 || mT < mn) mn = mT;
+                /* a case that reads slower gets more rounds: a real slowdown persists, noise does not */
+                if (nr + 1 == want && want < AFTER_MAX && med_n(rat, nr + 1) < 1 / (1 + LOSE_TOL)) want = AFTER_MAX;
+            }
+            x->after[t] = med_n(rT, nr), x->aftermin[t] = mn, x->after1[t] = med_n(r1, nr), x->ratio[t] = med_n(rat, nr);
+            x->after_rounds[t] = nr;
+            int sl = x->ratio[t] < 1 / (1 + LOSE_TOL);
+            /* a threshold mistake: the new value picks the mode (serial / parallel in the team) that
+             * measured more than 5% slower than the other one */
+            int mis = x->split_after[t] > 1 ? x->rpar[t] > x->rser[t] * (1 + LOSE_TOL)
+                                             : x->rser[t] > x->rpar[t] * (1 + LOSE_TOL);
             n_slower += sl, n_mis += mis;
             if (sl) {
                 size_t l = strlen(slower);
                 if (l + 100 < sizeof slower)
                     snprintf(slower + l, sizeof slower - l, "%s%s %s @%d (%.2fx)", l ? "; " : "", x->c.kernel, x->c.size,
-                             th[t], x->s1min / x->aftermin[t]);
+                             th[t], x->ratio[t]);
             }
             double before = x->split_before[t] > 1 ? x->par[t] : x->ser[t];
             rep_row(tb);
@@ -359,26 +425,30 @@ int cmd_tune(int argc, char **argv) {
             rep_num(tb, c_1, x->s1, 0), rep_num(tb, c_s, x->ser[t], 0), rep_num(tb, c_pa, x->par[t], 0);
             rep_num(tb, c_b, before, 0), rep_num(tb, c_sb, x->split_before[t], 0);
             rep_num(tb, c_a, x->after[t], 0), rep_num(tb, c_sa, x->split_after[t], 0);
-            rep_num(tb, c_r, x->s1 / x->after[t], 2);
-            rep_str(tb, c_v, "%s%s", sl ? "SLOWER than 1 thread" : wins(x->aftermin[t], x->s1min) ? "faster" : "same",
+            rep_num(tb, c_a1, x->after1[t], 0);
+            rep_num(tb, c_r, x->ratio[t], 2);
+            rep_num(tb, c_ar, x->after_rounds[t], 0);
+            rep_str(tb, c_v, "%s%s", sl ? "SLOWER than 1 thread" : x->ratio[t] > 1 + WIN_MARGIN ? "faster" : "same",
                     mis ? "; worse than the best split" : "");
         }
     }
     rep_meta(tb, "command", "cinfer tune%s%s --budget %.0f", quick ? " --quick" : " --full", dry ? " --dry-run" : "", budget);
     rep_meta(tb, "isa", "%s", cf_isa_name(isa));
     if (load >= 0) rep_meta(tb, "load", "%.2f (1-min load average before the run, %d cores)", load, cf_cpu()->n_cores);
-    rep_meta(tb, "timing", "ns = median critical-path ns per call (%.3f s per measurement); decisions and the verdict use "
-                           "the fastest batch (ns_min); before = the measurement matching the old split, after = "
-                           "re-timed in auto mode with the new value; after_vs_1thr = ns_1thr / ns_after",
+    rep_meta(tb, "timing", "ns = median critical-path ns per call (%.3f s per case and mode); decisions use "
+                           "the median over 3 interleaved rounds of the paired ratio team / 1 thread; before = the measurement matching the old split, after = "
+                           "re-timed in auto mode with the new value, in 3 rounds interleaved with 1-thread auto runs "
+                           "(ns_after_1thr; 9 rounds when 3 read slower); after_vs_1thr = median over the rounds of the paired ratio 1 thread / T threads; "
+                           "the verdict uses it",
              min_time);
-    rep_meta(tb, "slower than 1 thread after tuning (auto, by ns_min, >5%)", "%d%s%s", n_slower, n_slower ? ": " : "",
+    rep_meta(tb, "slower than 1 thread after tuning (auto, median paired ratio < 1/1.05)", "%d%s%s", n_slower, n_slower ? ": " : "",
              slower);
-    rep_meta(tb, "worse than the better of serial/parallel in the same team after tuning (threshold mistakes, >5%)", "%d",
+    rep_meta(tb, "cases where the new value picks the mode that measured >5% slower (threshold mistakes)", "%d",
              n_mis);
     rep_meta(tb, "busy check",
              "serial work in a %d-thread team: %.2fx its 1-thread time (> %.2f = busy); parallel median / fastest "
-             "batch %.2f (> %.2f = busy); load %.2f (> %.1f = busy)%s",
-             th[1], busy, BUSY_RATIO, noise, BUSY_NOISE, load, 0.5 * cf_cpu()->n_cores,
+             "batch %.2f (> %.2f = busy); other processes' CPU share while measuring %.1f%% (> %.0f%% = busy)%s",
+             th[1], busy, BUSY_RATIO, noise, BUSY_NOISE, others * 100, BUSY_OTHERS * 100,
              is_busy ? (force ? ": busy, written anyway (--force)" : ": busy, file NOT written") : ": idle enough");
     rep_meta(tb, "elapsed", "%.1f s", cf_now_s() - t_start);
     rep_write(tt, stdout, (rep_format)fmt);
@@ -391,8 +461,8 @@ int cmd_tune(int argc, char **argv) {
 
     int rc = CLI_OK;
     if (!dry && is_busy && !force) {
-        fprintf(stderr, "cinfer %s: not writing %s: the machine is busy (team %.2fx, noise %.2f, load %.2f); rerun when it "
-                        "is idle, or pass --force\n", CMD, out_path, busy, noise, load);
+        fprintf(stderr, "cinfer %s: not writing %s: the machine is busy (team %.2fx, noise %.2f, others %.0f%% of the CPU); "
+                        "rerun when it is idle, or pass --force\n", CMD, out_path, busy, noise, others * 100);
         rc = CLI_FAIL;
     } else if (!dry) {
         /* the file's directory may not exist yet */
