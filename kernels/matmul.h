@@ -21,12 +21,12 @@
  *                        rows (one vector lane per row), weights unpacked once per cache block of
  *                        tile_mm_mc rows into an L1 panel, register tile 2 groups x tile_mm_nr
  *                        weight rows (kernels/mm_group.h).
- *   AVX-512 VNNI, Q4_0/Q8_0 weights (kernels/mm_pk16.h): with a packed copy (W->pack, PK16
- *                        below) the row kernels work on 16 weight rows per zmm (one lane each);
- *                        at M >= tile_mm_gemm_m (tuning mm_pack on) activations are stored
- *                        block-major and a GEMM broadcasts them against 16-row weight groups
- *                        (tile_mm_pkmr rows per register tile), packing on the fly any group
- *                        without a packed copy.
+ *   AVX-512 VNNI, Q4_0/Q8_0/Q4_K weights (kernels/mm_pk16.h): with a packed copy (W->pack,
+ *                        PK16 below) the row kernels work on 16 weight rows per zmm (one lane
+ *                        each); Q4_0/Q8_0 at M >= tile_mm_gemm_m (tuning mm_pack on):
+ *                        activations are stored block-major and a GEMM broadcasts them against
+ *                        16-row weight groups (tile_mm_pkmr rows per register tile), packing on
+ *                        the fly any group without a packed copy (Q4_K there: the GEMM above).
  *   F32/F16/BF16 weights: f32 dot products in tiles of tile_mm_mr x 3 (or x 4) outputs.
  *
  * Preconditions (asserted): W->k == K of the activations, K a multiple of the weight block,
@@ -73,17 +73,23 @@ typedef struct {
     const void *pack;   /* optional interleaved copy of rows [0, n/16*16) (cf_wmat_pack), or NULL */
 } cf_wmat;
 
-/* Packed weights (PK16): Q4_0 and Q8_0 rows interleaved in groups of 16, one vector lane per
- * weight row, for the AVX-512 VNNI kernels (other levels read `data` and ignore `pack`; results
- * are the same bits either way).  Group g (rows 16g..16g+15) starts at pack + g * stride:
+/* Packed weights (PK16): Q4_0, Q8_0 and Q4_K rows interleaved in groups of 16, one vector lane
+ * per weight row, for the AVX-512 VNNI kernels (other levels read `data` and ignore `pack`;
+ * results are the same bits either way).  Group g (rows 16g..16g+15) starts at pack + g * stride.
+ * Q4_0 / Q8_0 (nb = K/32 blocks):
  *   quants [nb][C][16][4] bytes: chunk c of block b, 4 bytes per row (Q4_0: C = 4, the packed
  *          nibble bytes qs[4c..4c+3], i.e. elements 4c..4c+3 low and 16+4c..19+4c high;
  *          Q8_0: C = 8, elements 4c..4c+3 stored as q + 128, unsigned)
  *   scales [nb][16] f16 (the blocks' d)
- * stride = the two regions rounded up to 64 bytes.  Rows past the last full group stay in
- * `data` only.  A sub-view from row r0 keeps `pack` (advanced by r0/16 groups) only when r0 is a
- * multiple of 16 (cf_wmat_rows). */
+ *   stride = the two regions rounded up to 64 bytes.
+ * Q4_K (nb = K/256 super-blocks), one CF_PK_Q4K_BLK (2304-byte) record per super-block, in order:
+ *   d [16] f16, dmin [16] f16, scales [3][16][4] (dword c of the 12 packed 6-bit scale/min
+ *   bytes), quants [32][16][4] (dword c of qs: elements 64(c/8) + 4(c%8) .. +3 in the low
+ *   nibbles, the same + 32 in the high nibbles);  stride = nb * 2304 (the unpacked size).
+ * Rows past the last full group stay in `data` only.  A sub-view from row r0 keeps `pack`
+ * (advanced by r0/16 groups) only when r0 is a multiple of 16 (cf_wmat_rows). */
 #define CF_PACK_ROWS 16
+#define CF_PK_Q4K_BLK (CF_PACK_ROWS * 144) /* bytes of one Q4_K super-block record */
 /* Bytes of W's packed copy; 0 when its type has no packed layout or it has fewer than 16 rows. */
 size_t cf_wmat_pack_bytes(const cf_wmat *W);
 /* Writes the packed copy of W into dst (64-byte aligned, cf_wmat_pack_bytes(W) bytes). */

@@ -70,19 +70,44 @@ void cf_mm_split(const cf_par *p, int64_t M, int64_t N, int64_t K, int nr, int m
 
 /* ---- PK16 packed weights (layout in matmul.h) ---- */
 
+/* Q4_0 / Q8_0: 4-byte chunks per 32-element block (0: no such layout). */
 static int64_t pk_chunks(int type) { return type == CF_T_Q4_0 ? 4 : type == CF_T_Q8_0 ? 8 : 0; }
 
 size_t cf_wmat_pack_stride(const cf_wmat *W) {
+    if (W->type == CF_T_Q4_K) return (size_t)(W->k / 256) * CF_PK_Q4K_BLK;
     int64_t C = pk_chunks(W->type), nb = W->k / 32;
     return (size_t)align64(nb * (C * 4 * CF_PACK_ROWS + 2 * CF_PACK_ROWS));
 }
 
 size_t cf_wmat_pack_bytes(const cf_wmat *W) {
-    if (!pk_chunks(W->type) || W->n < CF_PACK_ROWS || W->k % 32) return 0;
+    int64_t blk = W->type == CF_T_Q4_K ? 256 : pk_chunks(W->type) ? 32 : 0;
+    if (!blk || W->n < CF_PACK_ROWS || W->k % blk) return 0;
     return (size_t)(W->n / CF_PACK_ROWS) * cf_wmat_pack_stride(W);
 }
 
+/* Q4_K group: per super-block, d, dmin, the 12 scale bytes as 3 dwords and the 32 dwords of
+ * packed nibbles, each as [16 rows] (layout in matmul.h). */
+static void pk16_pack_group_q4k(const cf_wmat *W, int64_t row0, uint8_t *dst) {
+    int64_t nb = W->k / 256;
+    assert(W->row_bytes == (size_t)nb * sizeof(cf_blk_q4_k) && row0 >= 0 && row0 < W->n);
+    for (int i = 0; i < CF_PACK_ROWS; i++) {
+        int64_t r = row0 + i < W->n ? row0 + i : W->n - 1;
+        const cf_blk_q4_k *blk = (const cf_blk_q4_k *)((const uint8_t *)W->data + r * W->row_bytes);
+        for (int64_t b = 0; b < nb; b++, blk++) {
+            uint8_t *o = dst + b * CF_PK_Q4K_BLK;
+            memcpy(o + 2 * i, &blk->d, 2);
+            memcpy(o + 32 + 2 * i, &blk->dmin, 2);
+            for (int c = 0; c < 3; c++) memcpy(o + 64 + c * 64 + 4 * i, blk->scales + 4 * c, 4);
+            for (int c = 0; c < 32; c++) memcpy(o + 256 + c * 64 + 4 * i, blk->qs + 4 * c, 4);
+        }
+    }
+}
+
 void cf_pk16_pack_group(const cf_wmat *W, int64_t row0, void *dst) {
+    if (W->type == CF_T_Q4_K) {
+        pk16_pack_group_q4k(W, row0, dst);
+        return;
+    }
     int64_t C = pk_chunks(W->type), nb = W->k / 32;
     size_t stride = cf_wmat_pack_stride(W), bs = W->type == CF_T_Q4_0 ? sizeof(cf_blk_q4_0) : sizeof(cf_blk_q8_0);
     uint32_t flip = W->type == CF_T_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 as unsigned bytes */

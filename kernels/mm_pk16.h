@@ -14,6 +14,8 @@
  *   many rows (COLB activations, M >= tile_mm_gemm_m): pk_gtile, tile_mm_pkmr rows x 16 weight
  *     rows, cache blocks of tile_mm_mc rows; a group without a packed copy (or a partial last
  *     group) is packed on the fly, its cost shared by all M rows.
+ * Q4_K (ROW activations of the Q8_K kind, M < tile_mm_gemm_m, packed copy): pk_tile_q4k, up to
+ * 4 rows x 16 weight rows per super-block of 256, integer sums as described there.
  * Included by matmul_avx512vnni.c after mm_simd256.h. */
 #ifndef CF_MM_PK16_H
 #define CF_MM_PK16_H
@@ -93,6 +95,106 @@ MM_INLINE void pk_tile_mr(int wt, int MR, const uint8_t *g, int64_t nb, int layo
 #undef PK_CASE
 }
 
+/* Byte j (0..3) of every dword of v, zero-extended (one vpshufb). */
+MM_INLINE __m512i pk_byte_dw(__m512i v, int j) {
+    return _mm512_shuffle_epi8(v, _mm512_add_epi32(_mm512_set1_epi32((int)(0x80808000u | (uint32_t)j)),
+                                                    _mm512_set4_epi32(12, 8, 4, 0)));
+}
+
+/* Q4_K: MR (1..4) activation rows x one group of 16 weight rows over nb super-blocks (Q8_K
+ * activations, ROW layout); y[r * ldy + i].  xq[r]: row r's quants (256 per super-block), xd[r]:
+ * its scales, xhl[r]: 16 bytes per super-block from pk_q4k_hl.  Per super-block b and row:
+ *   sub-block 2p (low nibbles of quant dwords 8p..8p+7): dot = sum dpbusd(v & 0x0f, x), 8 chunks;
+ *   sub-block 2p+1 (high nibbles): dot16 = sum dpbusd(v & 0xf0, x) = 16 * dot (no shift per chunk);
+ *   i1 = sum_p sc_2p * dot_2p + (sum_p sc_2p+1 * dot16_2p+1) >> 4   (|.| < 2^28: exact in int32)
+ *   i2 = 64 * sum_j m_j * h_j + sum_j m_j * l_j = sum_j m_j * bsum_j   (dpbusd on the 6-bit mins)
+ * then the canonical float steps of matmul.h.  The 6-bit scales and mins are decoded lane-wise
+ * from the three packed dwords (cf_q4k_scales), so the packed copy is no larger than the GGUF. */
+MM_INLINE void pk_tile_q4k(int MR, const uint8_t *g, int64_t nb, const int8_t *const *xq, const float *const *xd,
+                           const uint8_t *const *xhl, float *y, int64_t ldy, int64_t pf) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m6 = _mm512_set1_epi8(0x3f), m30 = _mm512_set1_epi8(0x30);
+    const int NC = MR <= 2 ? 2 : 1; /* independent dpbusd chains per sub-block and row */
+    __m512 acc[4];
+    for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *wb = g + b * CF_PK_Q4K_BLK;
+        if (pf)
+            for (int l = 0; l < CF_PK_Q4K_BLK / 64; l++) _mm_prefetch((const char *)(wb + pf + 64 * l), _MM_HINT_T0);
+        __m512i a0 = _mm512_loadu_si512((const void *)(wb + 64)), a1 = _mm512_loadu_si512((const void *)(wb + 128));
+        __m512i a2 = _mm512_loadu_si512((const void *)(wb + 192));
+        __m512i sc[2] = {_mm512_and_si512(a0, m6),
+                         _mm512_or_si512(_mm512_and_si512(a2, m4), _mm512_and_si512(_mm512_srli_epi32(a0, 2), m30))};
+        __m512i mn_lo = _mm512_and_si512(a1, m6);
+        __m512i mn_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(a2, 4), m4),
+                                        _mm512_and_si512(_mm512_srli_epi32(a1, 2), m30));
+        __m512i se[4], so[4];
+        for (int p = 0; p < 4; p++) {
+            __m512i e[4][2], o[4][2];
+            for (int r = 0; r < MR; r++)
+                for (int k = 0; k < NC; k++) e[r][k] = o[r][k] = _mm512_setzero_si512();
+            for (int hh = 0; hh < 2; hh++) {
+                __m512i lo[4], hi[4];
+                for (int c = 0; c < 4; c++) {
+                    __m512i v = _mm512_loadu_si512((const void *)(wb + 256 + 64 * (8 * p + 4 * hh + c)));
+                    lo[c] = _mm512_and_si512(v, m4);
+                    hi[c] = _mm512_andnot_si512(m4, v);
+                }
+                for (int r = 0; r < MR; r++) {
+                    const int8_t *x = xq[r] + b * 256 + 64 * p + 16 * hh;
+                    int k = hh % NC;
+                    for (int c = 0; c < 4; c++) {
+                        e[r][k] = _mm512_dpbusd_epi32(e[r][k], lo[c], PK_BC(x + 4 * c));
+                        o[r][k] = _mm512_dpbusd_epi32(o[r][k], hi[c], PK_BC(x + 32 + 4 * c));
+                    }
+                }
+            }
+            __m512i sce = pk_byte_dw(sc[p / 2], (2 * p) % 4), sco = pk_byte_dw(sc[p / 2], (2 * p + 1) % 4);
+            for (int r = 0; r < MR; r++) {
+                __m512i de = NC == 2 ? _mm512_add_epi32(e[r][0], e[r][1]) : e[r][0];
+                __m512i dd = NC == 2 ? _mm512_add_epi32(o[r][0], o[r][1]) : o[r][0];
+                __m512i te = _mm512_mullo_epi32(de, sce), to = _mm512_mullo_epi32(dd, sco);
+                se[r] = p ? _mm512_add_epi32(se[r], te) : te;
+                so[r] = p ? _mm512_add_epi32(so[r], to) : to;
+            }
+        }
+        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)wb));
+        __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wb + 32)));
+        for (int r = 0; r < MR; r++) {
+            const uint8_t *hl = xhl[r] + b * 16;
+            __m512i i1 = _mm512_add_epi32(se[r], _mm512_srai_epi32(so[r], 4));
+            __m512i h = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), mn_lo, PK_BC(hl)), mn_hi, PK_BC(hl + 4));
+            __m512i l = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), mn_lo, PK_BC(hl + 8)), mn_hi, PK_BC(hl + 12));
+            __m512i i2 = _mm512_add_epi32(_mm512_slli_epi32(h, 6), l);
+            __m512 dx = _mm512_set1_ps(xd[r][b]);
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(dx, d), _mm512_cvtepi32_ps(i1), acc[r]);
+            acc[r] = _mm512_fnmadd_ps(_mm512_mul_ps(dx, dm), _mm512_cvtepi32_ps(i2), acc[r]);
+        }
+    }
+    for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * ldy, acc[r]);
+}
+
+MM_INLINE void pk_tile_q4k_mr(int MR, const uint8_t *g, int64_t nb, const int8_t *const *xq, const float *const *xd,
+                              const uint8_t *const *xhl, float *y, int64_t ldy, int64_t pf) {
+    switch (MR) {
+    case 4: pk_tile_q4k(4, g, nb, xq, xd, xhl, y, ldy, pf); return;
+    case 3: pk_tile_q4k(3, g, nb, xq, xd, xhl, y, ldy, pf); return;
+    case 2: pk_tile_q4k(2, g, nb, xq, xd, xhl, y, ldy, pf); return;
+    default: pk_tile_q4k(1, g, nb, xq, xd, xhl, y, ldy, pf); return;
+    }
+}
+
+/* The mins' activation side of one Q8_K row for pk_tile_q4k: per super-block, the 32-element
+ * sums s_j = bsums[2j] + bsums[2j+1] (|s_j| <= 4064) split as s_j = 64 h_j + l_j with
+ * l_j in 0..63 and h_j in -64..63, stored as bytes h_0..h_7, l_0..l_7. */
+static void pk_q4k_hl(const int16_t *bsums, int64_t nb, uint8_t *hl) {
+    for (int64_t b = 0; b < nb; b++)
+        for (int j = 0; j < 8; j++) {
+            int s = bsums[16 * b + 2 * j] + bsums[16 * b + 2 * j + 1], l = s & 63;
+            hl[16 * b + j] = (uint8_t)(int8_t)((s - l) / 64);
+            hl[16 * b + 8 + j] = (uint8_t)l;
+        }
+}
+
 /* GEMM register tile over COLB activations: MR (1..8) rows x one group of 16 weight rows over
  * all nb blocks, one dpbusd chain per row, chunk-major so consecutive dpbusd are independent; the
  * group's unpacked weights serve all MR rows.  q, d, s8: this tile's first row in block 0; rows
@@ -154,6 +256,7 @@ MM_INLINE void pk_gtile_mr(int wt, int MR, const uint8_t *g, int64_t nb, const i
  * without a packed copy is packed on the fly, its cost shared by all M rows), or the row layouts
  * with a packed copy. */
 static inline int pk_usable(const cf_wmat *W, const cf_act_hdr *h, int64_t M) {
+    if (W->type == CF_T_Q4_K) return h->layout == CF_LAYOUT_ROW && W->pack && W->n >= CF_PACK_ROWS;
     if (!(W->type == CF_T_Q4_0 || W->type == CF_T_Q8_0) || h->kind != CF_ACT_Q8_0) return 0;
     if (h->layout == CF_LAYOUT_COLB) return 1;
     return h->layout != CF_LAYOUT_GROUP && W->pack && W->n >= CF_PACK_ROWS;
@@ -185,6 +288,47 @@ static void pk_run_rows(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
             pk_tile_mr(W->type, MR, g, h->nb, h->layout, xq, xd, xs, Y + m * ldy + n, ldy, pf);
             m += MR;
         }
+    }
+    if (tail < n1) {
+        cf_wmat t = cf_wmat_rows(W, tail, n1 - tail);
+        t.pack = NULL;
+        mm_row_run(&cf_par_serial, &t, h, act, M, Y + tail, ldy);
+    }
+}
+
+/* Q4_K, ROW activations, packed copy: as pk_run_rows. */
+static void pk_run_rows_q4k(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y,
+                            int64_t ldy, int64_t n0, int64_t n1) {
+    int64_t n16 = W->n / CF_PACK_ROWS * CF_PACK_ROWS, pe = n1 < n16 ? n1 : n16;
+    int64_t tail = n0 % CF_PACK_ROWS ? n0 : pe, nb = h->nb;
+    if (n0 < tail) {
+        const int8_t *q = (const int8_t *)act + CF_ACT_HDR;
+        const float *d = (const float *)((const char *)act + h->off_b);
+        const int16_t *bs = (const int16_t *)((const char *)act + h->off_c);
+        _Alignas(64) uint8_t hl_stack[4096]; /* the mins' activation side, 16 bytes per row and super-block */
+        size_t hl_bytes = (size_t)(M * nb * 16);
+        uint8_t *hl = hl_bytes <= sizeof hl_stack ? hl_stack : malloc(hl_bytes);
+        assert(hl);
+        for (int64_t m = 0; m < M; m++) pk_q4k_hl(bs + m * nb * 16, nb, hl + m * nb * 16);
+        size_t stride = cf_wmat_pack_stride(W);
+        int64_t pf = cf_tuning_get()->tile_mm_pf;
+        for (int64_t n = n0; n < tail; n += CF_PACK_ROWS) {
+            const uint8_t *g = (const uint8_t *)W->pack + (size_t)(n / CF_PACK_ROWS) * stride;
+            for (int64_t m = 0; m < M;) {
+                int MR = M - m >= 4 ? 4 : (int)(M - m);
+                const int8_t *xq[4];
+                const float *xd[4];
+                const uint8_t *xhl[4];
+                for (int r = 0; r < MR; r++) {
+                    xq[r] = q + (m + r) * nb * 256;
+                    xd[r] = d + (m + r) * nb;
+                    xhl[r] = hl + (m + r) * nb * 16;
+                }
+                pk_tile_q4k_mr(MR, g, nb, xq, xd, xhl, Y + m * ldy + n, ldy, pf);
+                m += MR;
+            }
+        }
+        if (hl != hl_stack) free(hl);
     }
     if (tail < n1) {
         cf_wmat t = cf_wmat_rows(W, tail, n1 - tail);
@@ -236,7 +380,8 @@ static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const
     int64_t m0, m1, n0, n1;
     cf_mm_split(p, M, W->n, W->k, CF_PACK_ROWS, 0, &m0, &m1, &n0, &n1);
     if (n0 >= n1 || m0 >= m1) return;
-    if (h->layout == CF_LAYOUT_COLB) pk_run_gemm(W, h, act, M, Y, ldy, n0, n1);
+    if (W->type == CF_T_Q4_K) pk_run_rows_q4k(W, h, act, M, Y, ldy, n0, n1);
+    else if (h->layout == CF_LAYOUT_COLB) pk_run_gemm(W, h, act, M, Y, ldy, n0, n1);
     else pk_run_rows(W, h, act, M, Y, ldy, n0, n1);
 }
 
