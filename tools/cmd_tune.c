@@ -3,15 +3,18 @@
  * Measures every kernel-benchmark case (bench/kb_*.c, verified against the reference first) on
  * one thread and, per thread count T > 1, forced serial and forced parallel in a T-thread team,
  * then sets each parallel threshold (kernels/tuning.h, "work per taking-part thread") so that
- * the parallel version runs exactly where it was measured to win:
+ * each case runs in the mode (serial or parallel in the team) that measured faster:
  *
- *   - parallel "wins" on a case when its fastest batch beats the 1-thread fastest batch by more
- *     than WIN_MARGIN, "loses" when it is slower by more than LOSE_TOL (min over batches: what
- *     the kernel does undisturbed, robust to other processes).
- *   - a threshold in force is kept when it already splits every winning case (work / thresh >= T)
- *     and no losing case; otherwise the crossover w* is the smallest work of a winning case such
- *     that no case of that threshold with work >= w* loses, and thresh = ceil(w* / T) (the
- *     largest over T).  No winning case: thresh = largest work measured (all serial).
+ *   - measurements run in 3 interleaved rounds (1 thread, team serial, team parallel), and every
+ *     comparison uses the median over rounds of paired ratios (team time / 1-thread time of the
+ *     same round): a shared machine drifts by 10-40% over seconds, alike for the whole round.
+ *   - the regret of a value is the sum over its cases (and team sizes) of the fraction by which
+ *     the mode it picks is slower than the other mode; the value in force is kept unless another
+ *     candidate (the largest value that splits each case, or "never split") lowers the regret by
+ *     more than KEEP_REGRET (one case: a tenth); it then moves to the candidate closest to it
+ *     among those within KEEP_REGRET of the lowest regret, so values move only where and as far
+ *     as the measurement says.  A single threshold is a single crossover: a noisy case at large work can no longer
+ *     push every winning case below it back to serial.
  *   - other parameters (tile sizes, thresholds without cases) keep their values.
  * Then every case is timed again in auto mode with the new values (the "after" column), and the
  * file is written: [isa] section of the active ISA, listing only values that differ from the
@@ -36,6 +39,9 @@
 #define CMD "tune"
 #define WIN_MARGIN 0.03
 #define LOSE_TOL 0.05
+/* a threshold in force moves only when that lowers the regret (sum over cases of the fraction by
+ * which the picked mode is slower than the better one) by more than this: a tenth of one case */
+#define KEEP_REGRET 0.10
 /* serial work in a T-thread team should take what it takes alone; a larger median ratio means
  * other processes preempt the team and every team timing is noise */
 #define BUSY_RATIO 1.25
@@ -113,57 +119,79 @@ static int selected(const char *list, const char *kernel, const char *fam) {
     return 0;
 }
 
-/* on ratios (team time / 1-thread time, median over paired rounds) */
-static int wins(double r) { return r > 0 && r < 1 - WIN_MARGIN; }
-static int loses(double r) { return r > 1 + LOSE_TOL; }
+
+/* Regret of threshold value v for parameter ti: over its cases and team sizes, how much slower
+ * the mode v picks (serial or parallel in the team) is than the better of the two, as a
+ * fraction (median paired ratios, same rounds).  *nmis counts cases off by more than LOSE_TOL. */
+static double regret(const tcase *cs, int n, int ti, const int *th, int nth, long v, int *nmis) {
+    double r = 0;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (!cs[i].ok || cs[i].tidx != ti) continue;
+        for (int t = 1; t < nth; t++) {
+            double ser = cs[i].rser[t], par = cs[i].rpar[t];
+            if (!(ser > 0) || !(par > 0)) continue;
+            double pick = cf_split_nthreads(cs[i].c.work, v, th[t]) > 1 ? par : ser;
+            double best = ser < par ? ser : par;
+            r += pick / best - 1;
+            m += pick > best * (1 + LOSE_TOL);
+        }
+    }
+    if (nmis) *nmis = m;
+    return r;
+}
+
+/* Candidate i: the largest value that splits case i (work / thresh >= 2 takes a second thread);
+ * i < 0: "never split". */
+static long cand(const tcase *cs, int i, long maxw) {
+    long v = i < 0 ? maxw + 1 : cs[i].c.work / 2;
+    return v < 1 ? 1 : v;
+}
 
 /* New value for threshold parameter ti from the measurements (see the header). */
 static long decide(const tcase *cs, int n, int ti, const int *th, int nth, long cur, int *changed, char *why,
                    size_t cap) {
-    int ok = 1, any = 0, nwin = 0;
     long maxw = 0;
-    for (int i = 0; i < n; i++) {
-        if (!cs[i].ok || cs[i].tidx != ti) continue;
-        any = 1;
-        if (cs[i].c.work > maxw) maxw = cs[i].c.work;
-        for (int t = 1; t < nth; t++) {
-            int split = cf_split_nthreads(cs[i].c.work, cur, th[t]) > 1;
-            int w = wins(cs[i].rpar[t]), l = loses(cs[i].rpar[t]);
-            nwin += w;
-            if ((w && !split) || (l && split)) ok = 0;
+    int any = 0;
+    for (int i = 0; i < n; i++)
+        if (cs[i].ok && cs[i].tidx == ti) {
+            any = 1;
+            if (cs[i].c.work > maxw) maxw = cs[i].c.work;
         }
-    }
     *changed = 0;
     if (!any) {
         snprintf(why, cap, "no case");
         return cur;
     }
-    if (ok) {
-        snprintf(why, cap, "kept: splits every winning case and no losing one (%d wins)", nwin);
+    /* candidates: the value in force, "never split", and for every case and team size the
+     * largest value that splits it (work / thresh >= 2 takes a second thread) */
+    int mis_cur;
+    double r_cur = regret(cs, n, ti, th, nth, cur, &mis_cur), r_best = r_cur;
+    for (int i = -1; i < n; i++) { /* the lowest regret of any candidate */
+        if (i >= 0 && (!cs[i].ok || cs[i].tidx != ti)) continue;
+        double r = regret(cs, n, ti, th, nth, cand(cs, i, maxw), NULL);
+        if (r < r_best) r_best = r;
+    }
+    if (r_cur - r_best <= KEEP_REGRET) {
+        snprintf(why, cap, "kept: regret %.2f, best possible %.2f (%d case%s off by >5%%)", r_cur, r_best, mis_cur,
+                 mis_cur == 1 ? "" : "s");
         return cur;
     }
-    long best = 0;
-    int found_all = 1;
-    for (int t = 1; t < nth; t++) {
-        /* smallest winning work w such that no case with work >= w loses at th[t] */
-        long wstar = -1;
-        for (int i = 0; i < n; i++) {
-            if (!cs[i].ok || cs[i].tidx != ti || !wins(cs[i].rpar[t])) continue;
-            long w = cs[i].c.work;
-            int bad = 0;
-            for (int j = 0; j < n && !bad; j++)
-                if (cs[j].ok && cs[j].tidx == ti && cs[j].c.work >= w && loses(cs[j].rpar[t])) bad = 1;
-            if (!bad && (wstar < 0 || w < wstar)) wstar = w;
-        }
-        long v = wstar < 0 ? (maxw > 0 ? maxw : 1) : (wstar + th[t] - 1) / th[t];
-        if (wstar < 0) found_all = 0;
-        if (v > best) best = v;
+    /* among the candidates within KEEP_REGRET of the best (the same within noise), the one
+     * closest to the value in force (log scale): values move only as far as measured */
+    long best = cur;
+    double db = INFINITY, rb = r_cur;
+    for (int i = -1; i < n; i++) {
+        if (i >= 0 && (!cs[i].ok || cs[i].tidx != ti)) continue;
+        long v = cand(cs, i, maxw);
+        double r = regret(cs, n, ti, th, nth, v, NULL), dv = fabs(log((double)v / (double)cur));
+        if (r <= r_best + KEEP_REGRET && dv < db) best = v, db = dv, rb = r;
     }
-    *changed = best != cur;
-    if (found_all)
-        snprintf(why, cap, "crossover measured: parallel wins from work %ld (x%d threads)", best * th[1], th[1]);
-    else
-        snprintf(why, cap, "parallel never wins without a larger losing case: serial up to work %ld", maxw);
+    r_best = rb;
+    int mis_best;
+    regret(cs, n, ti, th, nth, best, &mis_best);
+    *changed = 1;
+    snprintf(why, cap, "regret %.2f -> %.2f; cases off by >5%%: %d -> %d", r_cur, r_best, mis_cur, mis_best);
     return best;
 }
 
