@@ -1,6 +1,7 @@
-/* AVX2+FMA small ops.  exp is a vector approximation (Cody-Waite reduction by ln2, degree-7
- * Taylor polynomial on [-ln2/2, ln2/2], exponent by integer add; ~2 ulp), used identically for
- * every element (masked tails), so results do not depend on where a split falls. */
+/* AVX2+FMA small ops.  exp is a vector approximation (n = rne(x log2 e) by the shifter trick,
+ * Cody-Waite reduction r = x - n ln2 in two steps, degree-5 minimax polynomial for e^r on
+ * [-ln2/2, ln2/2], 2^n from the shifter's low bits; <= 3 ulp), used identically for every
+ * element (masked tails), so results do not depend on where a split falls. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -26,24 +27,36 @@ static inline float hmax8(__m256 v) {
     return _mm_cvtss_f32(t);
 }
 
-/* e^x; x < -87.33 (incl. -inf) gives 0, x > 88 is clamped to e^88. */
-static inline __m256 vexp(__m256 x) {
-    __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33f), _CMP_GE_OQ);
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.33f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 5040), r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), tiny);
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f /* ln 2 = LN2_HI + LN2_LO (Cody-Waite: n * LN2_HI is exact) */
+#define LN2_LO -2.12194440e-4f
+/* 1.5 * 2^23 + 127: t = x log2e + SHIFTER rounds x log2e to an integer n (t's ulp is 1) and
+ * leaves n + 127 in t's low mantissa bits, so (bits(t) << 23) is 2^n for |n| <= 127. */
+#define SHIFTER 12583039.0f
+
+/* e^(s x) for s = +-1 and |x| <= 88 (callers clamp); n = -127 (s x < -87.98) gives 0. */
+static inline __m256 exp_sx(__m256 x, float s) {
+    __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(s * LOG2E), _mm256_set1_ps(SHIFTER));
+    __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(SHIFTER));
+    /* r = s x - n ln2 (s is a constant after inlining: one instruction either way) */
+    __m256 r = s > 0 ? _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x) : _mm256_fnmsub_ps(n, _mm256_set1_ps(LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    /* degree-5 minimax for e^r on [-ln2/2, ln2/2], relative error 7.5e-8 before float rounding */
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(8.297648075e-3f), r, _mm256_set1_ps(4.191543142e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.666757509e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.999889441e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.999996918e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.000000072f));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)));
 }
+
+/* x clamped to [-88, 88] (operand order: a NaN x passes through min and max and propagates) */
+static inline __m256 clamp88(__m256 x) {
+    return _mm256_max_ps(_mm256_set1_ps(-88.0f), _mm256_min_ps(_mm256_set1_ps(88.0f), x));
+}
+
+/* e^x; x < -87.98 (incl. -inf) gives 0, x > 88 is clamped to e^88. */
+static inline __m256 vexp(__m256 x) { return exp_sx(clamp88(x), 1.0f); }
 
 /* 1/d: reciprocal estimate refined by one Newton step (~2 ulp; cheaper than a divide). */
 static inline __m256 recip(__m256 d) {
@@ -51,10 +64,12 @@ static inline __m256 recip(__m256 d) {
     return _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
 }
 
-/* silu(g) * u = (g * 1/(1 + e^-g)) * u */
+/* silu(g) * u = (g * u) / (1 + e^-g), g clamped to [-88, 88] for the exponential only */
 static inline __m256 silu_mul(__m256 g, __m256 u) {
-    __m256 e = vexp(_mm256_sub_ps(_mm256_setzero_ps(), g));
-    return _mm256_mul_ps(_mm256_mul_ps(g, recip(_mm256_add_ps(_mm256_set1_ps(1.0f), e))), u);
+    __m256 d = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_sx(clamp88(g), -1.0f));
+    __m256 r = _mm256_rcp_ps(d);
+    /* (g u) * r * (2 - d r): one Newton step on the reciprocal estimate */
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(g, u), r), _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
 }
 
 /* gelu(x) = x * sigmoid(2u) = x * 1/(1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3) */

@@ -1,5 +1,6 @@
-/* AVX-512 small ops: the AVX2 path's arithmetic (same exp approximation and formulas) with
- * 16-lane vectors and mask-register tails. */
+/* AVX-512 small ops: the AVX2 path's formulas (same exp range reduction and polynomial, see
+ * ops_avx2.c) with 16-lane vectors and mask-register tails; 2^n by vscalefps and the SiLU clamp by
+ * vrangeps (AVX-512 DQ). */
 #include <immintrin.h>
 #include <math.h>
 
@@ -8,22 +9,38 @@
 
 static inline __mmask16 tail_mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
 
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693359375f      /* ln 2 = LN2_HI + LN2_LO (Cody-Waite: n * LN2_HI is exact) */
+#define LN2_LO -2.12194440e-4f
+
+/* e^r * 2^n for |r| <= ln2/2 (n integral): degree-5 minimax polynomial for e^r on
+ * [-ln2/2, ln2/2] (relative error 7.5e-8 before float rounding), scaled by vscalefps (no
+ * exponent-field arithmetic; below 2^-149 it rounds to 0). */
+static inline __m512 exp_poly(__m512 r, __m512 n) {
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(8.297648075e-3f), r, _mm512_set1_ps(4.191543142e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.666757509e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999889441e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.999996918e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.000000072f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* e^x: x is clamped to [-105, 88] (e^88 < FLT_MAX; below -104.3 the result rounds to 0, so -inf
+ * gives exactly 0); NaN propagates.  n = rne(x log2 e), r = x - n ln2 in two steps. */
 static inline __m512 vexp(__m512 x) {
-    __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33f), _CMP_GE_OQ);
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.33f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040), r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_maskz_mul_ps(ok, p, _mm512_castsi512_ps(e));
+    x = _mm512_max_ps(_mm512_set1_ps(-105.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    return exp_poly(r, n);
+}
+
+/* e^-y for |y| <= 88 (the negation folded into the reduction: r = -y - n ln2). */
+static inline __m512 vexp_neg(__m512 y) {
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(-LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmsub_ps(n, _mm512_set1_ps(LN2_HI), y);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    return exp_poly(r, n);
 }
 
 static inline __m512 recip(__m512 d) {
@@ -31,9 +48,14 @@ static inline __m512 recip(__m512 d) {
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
+/* silu(g) * u = (g * u) / (1 + e^-g); g is clamped to [-88, 88] for the exponential only
+ * (vrangeps imm 2: the smaller magnitude with g's sign), so e^-g stays finite: g = +inf gives
+ * inf * u as the reference does, g < -88 gives g * u * (a value below 1e-38). */
 static inline __m512 silu_mul(__m512 g, __m512 u) {
-    __m512 e = vexp(_mm512_sub_ps(_mm512_setzero_ps(), g));
-    return _mm512_mul_ps(_mm512_mul_ps(g, recip(_mm512_add_ps(_mm512_set1_ps(1.0f), e))), u);
+    __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), vexp_neg(_mm512_range_ps(g, _mm512_set1_ps(88.0f), 0x02)));
+    __m512 r = _mm512_rcp14_ps(d);
+    /* (g u) * r * (2 - d r): one Newton step on the reciprocal estimate */
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(g, u), r), _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
 static inline __m512 gelu16(__m512 x) {
