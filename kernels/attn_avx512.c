@@ -1,11 +1,13 @@
 /* AVX-512 attention: the AVX2 path's task groups, fixed kv blocks and online softmax, with scores
  * computed 16 positions at a time (no horizontal sum per (row-head, position)): per chunk of 16
  * cached positions of one kv head, K is rearranged into 4x4 blocks of (4 positions x 4 dims)
- * vectors and each row-head FMAs them with its q (4 dims repeated 4 times), then two unpack+add
- * steps give the 16 scores.  p.V keeps up to 4 row-heads' accumulators in registers per load of V.
- * Segments of <= 4 row-heads read F16 K/V straight from the cache; larger ones share a float copy.
- * Every (row-head, position) gets the same operation sequence in every grouping, so results do
- * not depend on batch, task split or thread count.  head_dim tails use masked loads (zeros). */
+ * vectors and each row-head FMAs them with its q (4 dims broadcast to the 4 lane groups), then two
+ * unpack+add steps give the 16 scores.  Whole F16 chunks are transposed as halfs in 256-bit
+ * registers before conversion.  p.V keeps up to 4 row-heads' accumulators in registers per load
+ * of V (F16 converted on load).  Segments of <= 4 row-heads build the K blocks in registers;
+ * larger ones share a float copy.  Every (row-head, position) gets the same operation sequence in
+ * every grouping, so results do not depend on batch, task split or thread count.  head_dim tails
+ * and partial chunks use masked loads (zeros). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 #define AI static inline __attribute__((always_inline))
 #define NOINL static __attribute__((noinline))
 
-enum { HDM = CF_ATTN_MAX_HEAD_DIM, TILEM = CF_ATTN_MAX_TILE, RHM = CF_ATTN_MAX_RH };
+enum { HDM = CF_ATTN_MAX_HEAD_DIM, TILEM = CF_ATTN_MAX_TILE, RHM = CF_ATTN_MAX_RH, CH = 16 /* positions per chunk */ };
 
 AI __mmask16 tail_mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
 
@@ -68,10 +70,34 @@ AI void blocks4(const __m512 r[4], __m512 o[4]) {
     o[2] = _mm512_shuffle_f32x4(t1, t3, 0x88), o[3] = _mm512_shuffle_f32x4(t1, t3, 0xDD);
 }
 
+/* blocks4 for whole F16 slices (p[m]: 16 halfs of position g + 4m): the 4x4 transpose on 64-bit
+ * groups of 4 halfs in 256-bit registers (128-bit loads + inserts + unpacks, cheaper than 512-bit
+ * lane shuffles), then one conversion per output: the same values as blocks4 of the f32 rows. */
+AI void blocks4_f16(const uint16_t *p0, const uint16_t *p1, const uint16_t *p2, const uint16_t *p3, __m512 o[4]) {
+#define LD2(x, y) _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(x))), \
+                                          _mm_loadu_si128((const __m128i *)(y)), 1)
+    __m256i a = LD2(p0, p2), b = LD2(p1, p3), c = LD2(p0 + 8, p2 + 8), d = LD2(p1 + 8, p3 + 8);
+#undef LD2
+    o[0] = _mm512_cvtph_ps(_mm256_unpacklo_epi64(a, b));
+    o[1] = _mm512_cvtph_ps(_mm256_unpackhi_epi64(a, b));
+    o[2] = _mm512_cvtph_ps(_mm256_unpacklo_epi64(c, d));
+    o[3] = _mm512_cvtph_ps(_mm256_unpackhi_epi64(c, d));
+}
+
 /* kb[((s*4 + g)*4 + k)*16 ..] for the chunk's rows [0, n) at base + off + r*stride; rows >= n are
  * zero.  Size: 16 x ceil(hd/16)*16 floats. */
 AI void k_blocks(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, float *kb) {
     const __m512 z = _mm512_setzero_ps();
+    if (f16 && n == 16 && hd % 16 == 0) {
+        for (int s = 0; s * 16 < hd; s++)
+            for (int g = 0; g < 4; g++) {
+                const uint16_t *p = (const uint16_t *)base + off + g * stride + 16 * s;
+                __m512 o[4];
+                blocks4_f16(p, p + 4 * stride, p + 8 * stride, p + 12 * stride, o);
+                for (int k = 0; k < 4; k++) _mm512_store_ps(kb + (int64_t)(s * 4 + g) * 64 + 16 * k, o[k]);
+            }
+        return;
+    }
     for (int s = 0; s * 16 < hd; s++)
         for (int g = 0; g < 4; g++) {
             __m512 r[4];
@@ -85,6 +111,9 @@ AI void k_blocks(const void *base, int64_t off, int64_t stride, int n, int hd, i
         }
 }
 
+/* q[0..3] in each 128-bit lane group (p 16-byte aligned) */
+AI __m512 qb4(const float *p) { return _mm512_broadcast_f32x4(_mm_load_ps(p)); }
+
 /* acc[g] (g = 0..3, lanes (m, c)) -> the 16 scores, lane j = position j */
 AI __m512 blocks_sum(__m512 x, __m512 y, __m512 z, __m512 w) {
     __m512 xy = _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y));
@@ -93,9 +122,9 @@ AI __m512 blocks_sum(__m512 x, __m512 y, __m512 z, __m512 w) {
     return _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
 }
 
-/* scores of NB row-heads against a k_blocks chunk -> out[i][0..15]; q[i]: the row-head's q as
- * ns*4 vectors (q[4a..4a+3] x 4 lanes groups, zero past head_dim) */
-AI void kb_scores(const float *kb, int ns, const float *const *q, float *const *out, int NB) {
+/* scores of NB row-heads against a k_blocks chunk -> out[i][0..15]; q[i]: the row-head's q, ns*16
+ * floats (zero past head_dim), 16-byte aligned; q[4a..4a+3] is broadcast to the 4 lane groups */
+AI void kb_scores(const float *kb, int ns, const float *const *q, float *const *out, float scale, int NB) {
     __m512 acc[4][4];
     for (int i = 0; i < NB; i++)
         for (int g = 0; g < 4; g++) acc[i][g] = _mm512_setzero_ps();
@@ -103,46 +132,63 @@ AI void kb_scores(const float *kb, int ns, const float *const *q, float *const *
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             __m512 qv[4];
-            for (int i = 0; i < NB; i++) qv[i] = _mm512_load_ps(q[i] + 4 * (16 * s + 4 * k));
+            for (int i = 0; i < NB; i++) qv[i] = qb4(q[i] + 16 * s + 4 * k);
 #pragma GCC unroll 4
             for (int g = 0; g < 4; g++) {
                 __m512 kv = _mm512_load_ps(kb + (int64_t)((s * 4 + g) * 4 + k) * 16);
                 for (int i = 0; i < NB; i++) acc[i][g] = _mm512_fmadd_ps(qv[i], kv, acc[i][g]);
             }
         }
-    for (int i = 0; i < NB; i++) _mm512_storeu_ps(out[i], blocks_sum(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int i = 0; i < NB; i++)
+        _mm512_storeu_ps(out[i], _mm512_mul_ps(blocks_sum(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), vs));
 }
 
 /* kb_scores with the 4x4 blocks built in registers from the K rows (for segments of <= 4 row-heads,
- * where a scratch copy would not be reused): the same FMAs per accumulator, in the same order. */
+ * where a scratch copy would not be reused): the same FMAs per accumulator, in the same order
+ * (s, k), but slice-major so all 4 x NB accumulator chains are in flight at once.  FULLC: n == 16
+ * and head_dim a multiple of 16 (plain loads, no masks, no zero rows). */
 AI void k_scores(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, const float *const *q,
-                 float *const *out, int NB) {
+                 float *const *out, float scale, int NB, int FULLC) {
     const __m512 z = _mm512_setzero_ps();
     __m512 acc[4][4];
     for (int i = 0; i < NB; i++)
         for (int g = 0; g < 4; g++) acc[i][g] = z;
+    for (int s = 0; s * 16 < hd; s++) {
 #pragma GCC unroll 4
-    for (int g = 0; g < 4; g++)
-        for (int s = 0; s * 16 < hd; s++) {
-            __m512 r[4];
-            for (int m = 0; m < 4; m++) {
-                int row = g + 4 * m;
-                r[m] = row < n ? row_slice(base, off + row * stride, 16 * s, hd, f16) : z;
-            }
+        for (int g = 0; g < 4; g++) {
             __m512 o[4];
-            blocks4(r, o);
+            if (FULLC && f16) {
+                const uint16_t *p = (const uint16_t *)base + off + g * stride + 16 * s;
+                blocks4_f16(p, p + 4 * stride, p + 8 * stride, p + 12 * stride, o);
+            } else {
+                __m512 r[4];
+                for (int m = 0; m < 4; m++) {
+                    int row = g + 4 * m;
+                    if (FULLC)
+                        r[m] = _mm512_loadu_ps((const float *)base + off + row * stride + 16 * s);
+                    else
+                        r[m] = row < n ? row_slice(base, off + row * stride, 16 * s, hd, f16) : z;
+                }
+                blocks4(r, o);
+            }
             for (int k = 0; k < 4; k++)
                 for (int i = 0; i < NB; i++)
-                    acc[i][g] = _mm512_fmadd_ps(_mm512_load_ps(q[i] + 4 * (16 * s + 4 * k)), o[k],
-                                                acc[i][g]);
+                    acc[i][g] = _mm512_fmadd_ps(qb4(q[i] + 16 * s + 4 * k), o[k], acc[i][g]);
         }
-    for (int i = 0; i < NB; i++) _mm512_storeu_ps(out[i], blocks_sum(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    }
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int i = 0; i < NB; i++)
+        _mm512_storeu_ps(out[i], _mm512_mul_ps(blocks_sum(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), vs));
 }
 
 #define K_SCORES(NB, F16)                                                                                  \
     NOINL void k_scores##NB##_##F16(const void *b, int64_t off, int64_t st, int n, int hd, const float *const *q, \
-                                    float *const *o) {                                                     \
-        k_scores(b, off, st, n, hd, F16, q, o, NB);                                                        \
+                                    float *const *o, float sc) {                                           \
+        if (n == CH && hd % 16 == 0)                                                                       \
+            k_scores(b, off, st, n, hd, F16, q, o, sc, NB, 1);                                             \
+        else                                                                                               \
+            k_scores(b, off, st, n, hd, F16, q, o, sc, NB, 0);                                             \
     }
 K_SCORES(1, 0)
 K_SCORES(2, 0)
@@ -153,10 +199,18 @@ K_SCORES(2, 1)
 K_SCORES(3, 1)
 K_SCORES(4, 1)
 
-NOINL void kb_scores1(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 1); }
-NOINL void kb_scores2(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 2); }
-NOINL void kb_scores3(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 3); }
-NOINL void kb_scores4(const float *kb, int ns, const float *const *q, float *const *o) { kb_scores(kb, ns, q, o, 4); }
+NOINL void kb_scores1(const float *kb, int ns, const float *const *q, float *const *o, float sc) {
+    kb_scores(kb, ns, q, o, sc, 1);
+}
+NOINL void kb_scores2(const float *kb, int ns, const float *const *q, float *const *o, float sc) {
+    kb_scores(kb, ns, q, o, sc, 2);
+}
+NOINL void kb_scores3(const float *kb, int ns, const float *const *q, float *const *o, float sc) {
+    kb_scores(kb, ns, q, o, sc, 3);
+}
+NOINL void kb_scores4(const float *kb, int ns, const float *const *q, float *const *o, float sc) {
+    kb_scores(kb, ns, q, o, sc, 4);
+}
 
 /* ---- p . V over float rows ---- */
 
@@ -180,6 +234,24 @@ AI void pv_rows(float *const *acc, const float *const *p, const void *v, int64_t
             mk[k] = d + 16 <= hd ? FULL : d < hd ? tail_mask(hd - d) : 0;
         }
         __m512 a[4][4];
+        if (d0 + 64 <= hd) { /* 4 whole slices: plain loads (F16 converted from memory) */
+            for (int i = 0; i < NB; i++)
+                for (int k = 0; k < 4; k++) a[i][k] = _mm512_loadu_ps(acc[i] + d0 + 16 * k);
+            for (int j = 0; j < mrows; j++) {
+                __m512 vv[4];
+                for (int k = 0; k < 4; k++)
+                    vv[k] = f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(
+                                      (const __m256i *)((const uint16_t *)v + j * vs + d0 + 16 * k)))
+                                : _mm512_loadu_ps((const float *)v + j * vs + d0 + 16 * k);
+                for (int i = 0; i < NB; i++) {
+                    __m512 pj = _mm512_set1_ps(p[i][j]);
+                    for (int k = 0; k < 4; k++) a[i][k] = _mm512_fmadd_ps(pj, vv[k], a[i][k]);
+                }
+            }
+            for (int i = 0; i < NB; i++)
+                for (int k = 0; k < 4; k++) _mm512_storeu_ps(acc[i] + d0 + 16 * k, a[i][k]);
+            continue;
+        }
         for (int i = 0; i < NB; i++)
             for (int k = 0; k < 4; k++) a[i][k] = _mm512_maskz_loadu_ps(mk[k], acc[i] + d0 + 16 * k);
         for (int j = 0; j < mrows; j++) {
@@ -210,33 +282,13 @@ PV_ROWS(2, 1)
 PV_ROWS(3, 1)
 PV_ROWS(4, 1)
 
-/* F16 rows -> float scratch (rows of hd); F32 rows are used in place.  *rs: row stride. */
-AI const float *kv_rows(const void *base, int64_t off, int64_t stride, int n, int hd, int f16, float *scr,
-                        int64_t *rs) {
-    if (!f16) {
-        *rs = stride;
-        return (const float *)base + off;
-    }
-    const uint16_t *src = (const uint16_t *)base + off;
-    for (int r = 0; r < n; r++) {
-        const uint16_t *s = src + r * stride;
-        float *d = scr + (int64_t)r * hd;
-        for (int i = 0; i < hd; i += 16) {
-            __mmask16 m = i + 16 <= hd ? FULL : tail_mask(hd - i);
-            _mm512_mask_storeu_ps(d + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, s + i)));
-        }
-    }
-    *rs = hd;
-    return scr;
-}
-
-AI float softmax_step(float *s, int nb, float scale, float *m, float *l) {
-    __m512 vs = _mm512_set1_ps(scale), mx = _mm512_set1_ps(-INFINITY);
+/* s[0..nb): scaled scores of one row-head for one block -> probabilities e^(s - m'); m, l: running max
+ * and sum; returns e^(m - m'), the factor for the accumulator. */
+AI float softmax_step(float *s, int nb, float *m, float *l) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < nb; j += 16) {
         __mmask16 k = j + 16 <= nb ? FULL : tail_mask(nb - j);
-        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), vs);
-        _mm512_mask_storeu_ps(s + j, k, v);
-        mx = _mm512_mask_max_ps(mx, k, mx, v);
+        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, s + j));
     }
     float mnew = _mm512_reduce_max_ps(mx);
     if (*m > mnew) mnew = *m;
@@ -255,11 +307,9 @@ AI float softmax_step(float *s, int nb, float scale, float *m, float *l) {
 
 /* ---- a group of row-heads ---- */
 
-enum { PF_DIST = 16, CH = 16 }; /* prefetch distance (positions); positions per chunk (kb_scores) */
-
-AI void prefetch_range(const char *p, int64_t bytes) {
-    for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
-}
+/* No software prefetch: prefetching each block's K/V lines (one instruction per 64 bytes, every
+ * kv head of the group) cost ~10% at contexts that sit in L2/L3 and gained nothing measurable on
+ * DRAM-resident caches (the hardware prefetchers follow the per-head row streams). */
 
 /* Consecutive tasks of one thread that share (sequence, rows) are merged into a group of up to
  * RHM row-heads in segments of one kv head each.  Per block, positions are taken in chunks of CH:
@@ -269,7 +319,7 @@ typedef struct {
     const cf_attn_shape *sh;
     const cf_attn_seq *seqs;
     int tile;
-    int seq, n, nseg, gmin, gmax;
+    int seq, n, nseg;
     int64_t t0;
     const float *qp[RHM];
     float *op[RHM];
@@ -280,8 +330,8 @@ typedef struct {
     } seg[RHM];
 } group_t;
 
-typedef void (*kd_fn)(const void *, int64_t, int64_t, int, int, const float *const *, float *const *);
-typedef void (*kb_fn)(const float *, int, const float *const *, float *const *);
+typedef void (*kd_fn)(const void *, int64_t, int64_t, int, int, const float *const *, float *const *, float);
+typedef void (*kb_fn)(const float *, int, const float *const *, float *const *, float);
 typedef void (*pv_fn)(float *const *, const float *const *, const void *, int64_t, int, int);
 static const kd_fn k_direct[2][5] = {{0, k_scores1_0, k_scores2_0, k_scores3_0, k_scores4_0},
                                      {0, k_scores1_1, k_scores2_1, k_scores3_1, k_scores4_1}};
@@ -289,52 +339,57 @@ static const kb_fn kb_tab[5] = {0, kb_scores1, kb_scores2, kb_scores3, kb_scores
 static const pv_fn pv_tab[2][5] = {{0, pv_rows1_0, pv_rows2_0, pv_rows3_0, pv_rows4_0},
                                    {0, pv_rows1_1, pv_rows2_1, pv_rows3_1, pv_rows4_1}};
 
-/* Scores of the listed row-heads (ids[0..n)) for one chunk of K rows [0, need) at k + off: up to 4
- * straight from the cache, more through the shared k_blocks scratch (batches of 4). */
-AI void chunk_scores(const void *k, int64_t off, int64_t ks, int need, int hd, int f16, float *scr,
-                     float (*qpad)[4 * HDM], float (*S)[TILEM + 16], const int *ids, int n, int j0) {
+/* Work buffers of a group (rows of RHM row-heads; strides in floats, multiples of 16): */
+typedef struct {
+    float *qz;  /* q, zero from head_dim to qs (qs = head_dim rounded up to 16) */
+    float *acc; /* p.V accumulators, stride qs */
+    float *S;   /* scores / probabilities of the current block, stride ss (tile + 16) */
+    float *scr; /* k_blocks scratch: CH x qs */
+    int qs, ss;
+    float scale;
+} bufs_t;
+
+/* Scores of the listed row-heads (ids[0..n)) for one chunk of K rows [0, need) at k + off, times
+ * scale, into S[.][j0..j0+16): up to 4 straight from the cache, more through the shared k_blocks
+ * scratch (batches of 4). */
+AI void chunk_scores(const void *k, int64_t off, int64_t ks, int need, int hd, int f16, const bufs_t *w,
+                     const int *ids, int n, int j0) {
     const float *q[4];
     float *o[4];
     if (n <= 4) {
-        for (int u = 0; u < n; u++) q[u] = qpad[ids[u]], o[u] = S[ids[u]] + j0;
-        k_direct[f16][n](k, off, ks, need, hd, q, o);
+        for (int u = 0; u < n; u++) q[u] = w->qz + ids[u] * w->qs, o[u] = w->S + ids[u] * w->ss + j0;
+        k_direct[f16][n](k, off, ks, need, hd, q, o, w->scale);
         return;
     }
-    k_blocks(k, off, ks, need, hd, f16, scr);
+    k_blocks(k, off, ks, need, hd, f16, w->scr);
     for (int b = 0; b < n; b += 4) {
         int nb = n - b < 4 ? n - b : 4;
-        for (int u = 0; u < nb; u++) q[u] = qpad[ids[b + u]], o[u] = S[ids[b + u]] + j0;
-        kb_tab[nb](scr, (hd + 15) / 16, q, o);
+        for (int u = 0; u < nb; u++) q[u] = w->qz + ids[b + u] * w->qs, o[u] = w->S + ids[b + u] * w->ss + j0;
+        kb_tab[nb](w->scr, (hd + 15) / 16, q, o, w->scale);
     }
 }
 
-/* p.V of the listed row-heads (mi[u] rows each) for one chunk of V rows at v + off: up to 4 straight
- * from the cache, more through a float copy (F16).  Batches of up to 4 share the rows all of them
- * need, then each continues alone. */
-AI void chunk_pv(const void *v, int64_t off, int64_t ks, int need, int hd, int f16, float *scr,
-                 float (*acc)[HDM], float (*S)[TILEM + 16], const int *ids, const int *mi, int n, int j0) {
-    const void *vr;
-    int64_t rs = ks;
-    int vf16 = f16;
-    if (n <= 4)
-        vr = (const char *)v + off * (f16 ? 2 : 4);
-    else
-        vr = kv_rows(v, off, ks, need, hd, f16, scr, &rs), vf16 = 0;
-    const int64_t rbytes = rs * (vf16 ? 2 : 4);
+/* p.V of the listed row-heads (mi[u] rows each) for one chunk of V rows at v + off, straight from
+ * the cache (F16 converted per load: cheaper than a shared float copy).  Batches of up to 4 share
+ * the rows all of them need, then each continues alone. */
+AI void chunk_pv(const void *v, int64_t off, int64_t ks, int hd, int f16, const bufs_t *w, const int *ids,
+                 const int *mi, int n, int j0) {
+    const char *vr = (const char *)v + off * (f16 ? 2 : 4);
+    const int64_t rbytes = ks * (f16 ? 2 : 4);
     for (int b = 0; b < n; b += 4) {
         int nb = n - b < 4 ? n - b : 4, m0 = mi[b];
         float *a[4];
         const float *p[4];
         for (int u = 0; u < nb; u++) {
-            a[u] = acc[ids[b + u]], p[u] = S[ids[b + u]] + j0;
+            a[u] = w->acc + ids[b + u] * w->qs, p[u] = w->S + ids[b + u] * w->ss + j0;
             if (mi[b + u] < m0) m0 = mi[b + u];
         }
-        pv_tab[vf16][nb](a, p, vr, rs, m0, hd);
+        pv_tab[f16][nb](a, p, vr, ks, m0, hd);
         for (int u = 0; u < nb; u++)
             if (mi[b + u] > m0) {
                 float *a1[1] = {a[u]};
                 const float *p1[1] = {p[u] + m0};
-                pv_tab[vf16][1](a1, p1, (const char *)vr + m0 * rbytes, rs, mi[b + u] - m0, hd);
+                pv_tab[f16][1](a1, p1, vr + m0 * rbytes, ks, mi[b + u] - m0, hd);
             }
     }
 }
@@ -343,31 +398,22 @@ AI void group_impl(group_t *g, int f16) {
     const cf_attn_shape *sh = g->sh;
     const cf_attn_seq *sq = &g->seqs[g->seq];
     const int hd = sh->head_dim, tile = g->tile, R = g->n, ns = (hd + 15) / 16;
-    _Alignas(64) float acc[RHM][HDM];
-    _Alignas(64) float S[RHM][TILEM + 16];
-    _Alignas(64) float qpad[RHM][4 * HDM]; /* vector a: q[4a..4a+3] x 4, a < ns*4 (zero past hd) */
-    _Alignas(64) float scr[CH * HDM];
+    _Alignas(64) float buf[2 * RHM * HDM + RHM * (TILEM + 16) + CH * HDM];
+    bufs_t w = {buf, buf + R * ns * 16, buf + 2 * R * ns * 16, buf + 2 * R * ns * 16 + R * (tile + 16), ns * 16,
+                tile + 16, sh->scale};
     float m[RHM], l[RHM];
     int64_t maxlim = 0;
     for (int i = 0; i < R; i++) {
         if (g->lim[i] > maxlim) maxlim = g->lim[i];
         m[i] = -INFINITY;
         l[i] = 0;
-        memset(acc[i], 0, sizeof(float) * hd);
         for (int d = 0; d < ns * 16; d += 16) {
-            __mmask16 k = d + 16 <= hd ? FULL : tail_mask(d < hd ? hd - d : 0);
-            __m512 qv = _mm512_maskz_loadu_ps(k, g->qp[i] + d);
-            /* lane group c of qv repeated 4 times (immediates must be constants at any -O) */
-            _mm512_store_ps(qpad[i] + 4 * d, _mm512_shuffle_f32x4(qv, qv, 0x00));
-            _mm512_store_ps(qpad[i] + 4 * (d + 4), _mm512_shuffle_f32x4(qv, qv, 0x55));
-            _mm512_store_ps(qpad[i] + 4 * (d + 8), _mm512_shuffle_f32x4(qv, qv, 0xAA));
-            _mm512_store_ps(qpad[i] + 4 * (d + 12), _mm512_shuffle_f32x4(qv, qv, 0xFF));
+            __mmask16 k = d + 16 <= hd ? FULL : tail_mask(hd - d);
+            _mm512_store_ps(w.qz + i * w.qs + d, _mm512_maskz_loadu_ps(k, g->qp[i] + d));
+            _mm512_store_ps(w.acc + i * w.qs + d, _mm512_setzero_ps());
         }
     }
-    const int64_t ks = sq->kv_stride, esz = f16 ? 2 : 4;
-    const int64_t pf_bytes = (int64_t)(g->gmax - g->gmin + 1) * hd * esz,
-                  pf_off = (int64_t)g->gmin * hd * esz;
-    const char *kb = (const char *)sq->k + pf_off, *vb = (const char *)sq->v + pf_off;
+    const int64_t ks = sq->kv_stride;
     for (int64_t b0 = 0; b0 < maxlim; b0 += tile) {
         int nbmax = (int)((b0 + tile < maxlim ? b0 + tile : maxlim) - b0), nb[RHM];
         for (int i = 0; i < R; i++) {
@@ -377,11 +423,6 @@ AI void group_impl(group_t *g, int f16) {
         /* scores */
         for (int j0 = 0; j0 < nbmax; j0 += CH) {
             int jn = nbmax - j0 < CH ? nbmax - j0 : CH;
-            for (int u = 0; u < jn; u++) {
-                int64_t jk = b0 + j0 + u + PF_DIST;
-                if (jk < maxlim) prefetch_range(kb + jk * ks * esz, pf_bytes);
-                prefetch_range(vb + (b0 + j0 + u) * ks * esz, pf_bytes);
-            }
             for (int sg = 0; sg < g->nseg; sg++) {
                 int need = 0, ids[RHM], na = 0;
                 for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++)
@@ -390,27 +431,23 @@ AI void group_impl(group_t *g, int f16) {
                         if (nb[i] - j0 > need) need = nb[i] - j0 < jn ? nb[i] - j0 : jn;
                     }
                 if (na)
-                    chunk_scores(sq->k, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, scr, qpad, S, ids, na,
-                                 j0);
+                    chunk_scores(sq->k, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, &w, ids, na, j0);
             }
         }
         /* online softmax: probabilities in S, rescale the accumulators */
         for (int i = 0; i < R; i++)
-            if (nb[i] > 0) acc_scale(acc[i], softmax_step(S[i], nb[i], sh->scale, &m[i], &l[i]), hd);
+            if (nb[i] > 0) acc_scale(w.acc + i * w.qs, softmax_step(w.S + i * w.ss, nb[i], &m[i], &l[i]), hd);
         /* weighted values */
         for (int j0 = 0; j0 < nbmax; j0 += CH) {
             int jn = nbmax - j0 < CH ? nbmax - j0 : CH;
             for (int sg = 0; sg < g->nseg; sg++) {
-                int need = 0, ids[RHM], mi[RHM], na = 0;
+                int ids[RHM], mi[RHM], na = 0;
                 for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++)
                     if (nb[i] > j0) {
                         ids[na] = i, mi[na] = nb[i] - j0 < jn ? nb[i] - j0 : jn;
-                        if (mi[na] > need) need = mi[na];
                         na++;
                     }
-                if (na)
-                    chunk_pv(sq->v, (b0 + j0) * ks + g->seg[sg].go, ks, need, hd, f16, scr, acc, S, ids, mi, na,
-                             j0);
+                if (na) chunk_pv(sq->v, (b0 + j0) * ks + g->seg[sg].go, ks, hd, f16, &w, ids, mi, na, j0);
             }
         }
     }
@@ -419,7 +456,7 @@ AI void group_impl(group_t *g, int f16) {
         __m512 inv = _mm512_set1_ps(1.0f / l[i]);
         for (int d = 0; d < hd; d += 16) {
             __mmask16 k = d + 16 <= hd ? FULL : tail_mask(hd - d);
-            _mm512_mask_storeu_ps(o + d, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, acc[i] + d), inv));
+            _mm512_mask_storeu_ps(o + d, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, w.acc + i * w.qs + d), inv));
         }
     }
 }
@@ -442,12 +479,7 @@ static void add_task(const cf_attn_task *t, void *vg) {
     const cf_attn_seq *sq = &g->seqs[t->seq];
     int add = (int)(t->t1 - t->t0) * t->nh;
     if (g->n && (t->seq != g->seq || t->t0 != g->t0 || g->n + add > RHM)) flush(g);
-    if (!g->n) {
-        g->seq = t->seq, g->t0 = t->t0, g->nseg = 0;
-        g->gmin = g->gmax = t->kvh;
-    }
-    if (t->kvh < g->gmin) g->gmin = t->kvh;
-    if (t->kvh > g->gmax) g->gmax = t->kvh;
+    if (!g->n) g->seq = t->seq, g->t0 = t->t0, g->nseg = 0;
     int sg = g->nseg++;
     g->seg[sg].go = (int64_t)t->kvh * sh->head_dim;
     g->seg[sg].i0 = g->n;
