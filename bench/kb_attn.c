@@ -1,6 +1,7 @@
 /* Kernel-bench family: attention over sequence length x heads.  Decode (one query per sequence,
  * KV-bandwidth bound; one and eight sequences) and prefill (a causal block of n queries over n
- * positions, compute bound), F16 cache (and one F32), head_dim 128. */
+ * positions, compute bound), F16 cache (and one F32), head_dim 128; plus the SmolLM2-135M shape
+ * (head_dim 64, 9 query / 3 kv heads: "hd=64" in the size) at the contexts its decode sees. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,14 +112,13 @@ static void release(kb_case *c) {
 }
 
 static int push(kb_case **cases, int *n, int *cap, int n_seqs, int64_t n_q, int64_t n_kv, int heads,
-                int kv_heads, int kv_type) {
+                int kv_heads, int hd, int kv_type) {
     kb_case *c = kb_push(cases, n, cap);
     st_t *s = calloc(1, sizeof *s);
     if (!c || !s) {
         free(s);
         return -1;
     }
-    int hd = 128;
     int64_t ld = (int64_t)heads * hd;
     s->sh = (cf_attn_shape){heads, kv_heads, hd, ld, ld, 1.0f / sqrtf((float)hd)};
     s->n_seqs = n_seqs, s->n_q = n_q, s->n_kv = n_kv, s->kv_type = kv_type;
@@ -126,12 +126,14 @@ static int push(kb_case **cases, int *n, int *cap, int n_seqs, int64_t n_q, int6
     for (int64_t t = 0; t < n_q; t++) att += (double)(n_kv - n_q + t + 1);
     double esz = kv_type == CF_T_F16 ? 2 : 4;
     snprintf(c->kernel, sizeof c->kernel, "attn");
+    char hds[16] = "";
+    if (hd != 128) snprintf(hds, sizeof hds, " hd=%d", hd);
     if (n_q == 1)
-        snprintf(c->size, sizeof c->size, "decode seqs=%d kv=%lld heads=%d/%d", n_seqs, (long long)n_kv,
-                 heads, kv_heads);
+        snprintf(c->size, sizeof c->size, "decode seqs=%d kv=%lld heads=%d/%d%s", n_seqs, (long long)n_kv,
+                 heads, kv_heads, hds);
     else
-        snprintf(c->size, sizeof c->size, "prefill q=%lld kv=%lld heads=%d/%d", (long long)n_q,
-                 (long long)n_kv, heads, kv_heads);
+        snprintf(c->size, sizeof c->size, "prefill q=%lld kv=%lld heads=%d/%d%s", (long long)n_q,
+                 (long long)n_kv, heads, kv_heads, hds);
     snprintf(c->type, sizeof c->type, kv_type == CF_T_F16 ? "f16" : "f32");
     c->bytes = n_seqs * (2.0 * n_kv * kv_heads * hd * esz + 2.0 * n_q * ld * 4);
     c->ops = n_seqs * att * heads * hd * 4.0; /* q.k and p.v: 2 multiply-adds per element */
@@ -153,12 +155,18 @@ int kb_family_attn(int quick, kb_case **cases, int *n, int *cap) {
     for (int h = 0; h < nh; h++) {
         const int *hh = quick ? heads_quick[h] : heads_full[h];
         for (int k = 0; k < nk; k++)
-            if (push(cases, n, cap, 1, 1, kvs[k], hh[0], hh[1], CF_T_F16)) return -1;
+            if (push(cases, n, cap, 1, 1, kvs[k], hh[0], hh[1], 128, CF_T_F16)) return -1;
     }
-    if (push(cases, n, cap, 1, 1, 4096, 16, 8, CF_T_F32)) return -1;
-    if (push(cases, n, cap, 8, 1, quick ? 1024 : 4096, 16, 8, CF_T_F16)) return -1;
+    if (push(cases, n, cap, 1, 1, 4096, 16, 8, 128, CF_T_F32)) return -1;
+    if (push(cases, n, cap, 8, 1, quick ? 1024 : 4096, 16, 8, 128, CF_T_F16)) return -1;
     static const int64_t pf[] = {16, 128, 512, 2048};
     for (int k = 0; k < (quick ? 3 : 4); k++)
-        if (push(cases, n, cap, 1, pf[k], pf[k], 16, 8, CF_T_F16)) return -1;
+        if (push(cases, n, cap, 1, pf[k], pf[k], 16, 8, 128, CF_T_F16)) return -1;
+    /* SmolLM2-135M: decode of one and of eight sequences at short and medium contexts, prefill */
+    static const int64_t smol_full[] = {64, 256, 512}, smol_quick[] = {256};
+    for (int ns = 1; ns <= 8; ns += 7)
+        for (int k = 0; k < (quick ? 1 : 3); k++)
+            if (push(cases, n, cap, ns, 1, quick ? smol_quick[k] : smol_full[k], 9, 3, 64, CF_T_F16)) return -1;
+    if (push(cases, n, cap, 1, 512, 512, 9, 3, 64, CF_T_F16)) return -1;
     return 0;
 }
