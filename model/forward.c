@@ -105,12 +105,14 @@ static inline int rows_of(const cf_par *p, int64_t n, int64_t cost, long thresh,
 /* Quantizes the M rows of X (row stride ldx, K columns) into every buffer of `as`, right after a
  * row step that `used` threads shared.  The activation layout is private to the matmul kernels
  * (headers, interleaved row groups), so a thread cannot quantize just its rows: when one thread
- * did the whole row step (decode) it quantizes everything with no barrier; otherwise the team
- * meets and quantizes together. */
+ * did the whole row step and the quantization would not be split either (thresh_quant_act, M x K
+ * elements), that thread quantizes everything with no barrier; otherwise the team meets and
+ * quantizes together (the kernel splits rows by its own threshold), so a small row step (decode
+ * of a few sequences) does not leave the quantization of a large activation to one thread. */
 static void quant_rows(const fwd_state *S, const cf_par *p, const actset *as, const float *X, int64_t ldx,
                        int used, int64_t M, int64_t K) {
     cf_context *c = S->c;
-    if (used == 1) {
+    if (used == 1 && cf_split_nthreads((long)(M * K), S->tun->thresh_quant_act, p->nth) == 1) {
         if (p->ith == 0)
             for (int j = 0; j < as->n; j++) cf_act_quantize(&cf_par_serial, as->wtype[j], c->act[j], X, ldx, M, K);
         return;

@@ -85,18 +85,21 @@ START_TEST(test_threads_bitwise) {
     size_t rows = N_TOK - N_PROMPT + 1, nv = (size_t)m.hp.n_vocab;
     float *ref = malloc(rows * nv * sizeof(float)), *got = malloc(rows * nv * sizeof(float));
     run_alone(&m, t, N_TOK, N_PROMPT, 1, CF_T_F16, ref);
-    /* default thresholds, then every threshold at 1 so each step splits as finely as it can */
-    for (int split_all = 0; split_all <= 1; split_all++) {
-        if (split_all) {
-            cf_tuning *tu = cf_tuning_mut();
-            for (int i = 0; i < cf_tuning_count(); i++)
-                if (!strncmp(cf_tuning_name(i), "thresh_", 7)) cf_tuning_set_value(tu, i, 1);
-        }
+    /* mode 0: default thresholds; 1: only thresh_quant_act at 1 (row steps on one thread, the
+     * team quantizes after them); 2: every threshold at 1 so each step splits as finely as it can */
+    const cf_tuning defaults = *cf_tuning_get();
+    for (int mode = 0; mode <= 2; mode++) {
+        cf_tuning *tu = cf_tuning_mut();
+        *tu = defaults;
+        for (int i = 0; i < cf_tuning_count(); i++)
+            if ((mode == 2 && !strncmp(cf_tuning_name(i), "thresh_", 7)) ||
+                (mode == 1 && !strcmp(cf_tuning_name(i), "thresh_quant_act")))
+                cf_tuning_set_value(tu, i, 1);
         for (int nth = 2; nth <= 3; nth++) {
             run_alone(&m, t, N_TOK, N_PROMPT, nth, CF_T_F16, got);
             for (size_t r = 0; r < rows; r++)
                 ck_assert_msg(memcmp(ref + r * nv, got + r * nv, nv * sizeof(float)) == 0,
-                              "%s: row %zu differs with %d threads (split_all %d)", k_models[_i], r, nth, split_all);
+                              "%s: row %zu differs with %d threads (mode %d)", k_models[_i], r, nth, mode);
         }
     }
     free(ref);
