@@ -53,11 +53,9 @@ int cf_attn_rh(void) {
  * usually share rows and cover adjacent kv heads).  Calls visit(task, cost) for each. */
 typedef void (*visit_fn)(const cf_attn_task *t, int64_t cost, void *st);
 
-static void enumerate(const cf_attn_shape *sh, const cf_attn_seq *seqs, int n_seqs, int rh_max,
+static void enumerate(const cf_attn_shape *sh, const cf_attn_seq *seqs, int n_seqs, int qb, int hsub,
                       visit_fn visit, void *st) {
     int group = sh->n_head / sh->n_kv_head;
-    int hsub = group < rh_max ? group : rh_max;
-    int qb = rh_max / hsub;
     for (int s = 0; s < n_seqs; s++) {
         const cf_attn_seq *q = &seqs[s];
         for (int64_t t0 = 0; t0 < q->n_q; t0 += qb) {
@@ -73,7 +71,7 @@ static void enumerate(const cf_attn_shape *sh, const cf_attn_seq *seqs, int n_se
 }
 
 typedef struct {
-    int64_t total, cum;
+    int64_t total, cum, n;
     int ith, used;
     void (*fn)(const cf_attn_task *t, void *ctx);
     void *ctx;
@@ -82,6 +80,7 @@ typedef struct {
 static void add_cost(const cf_attn_task *t, int64_t cost, void *st) {
     (void)t;
     ((split_st *)st)->total += cost;
+    ((split_st *)st)->n++;
 }
 
 static void maybe_run(const cf_attn_task *t, int64_t cost, void *st) {
@@ -96,12 +95,18 @@ static void maybe_run(const cf_attn_task *t, int64_t cost, void *st) {
 
 void cf_attn_for_tasks(const cf_par *p, const cf_attn_shape *sh, const cf_attn_seq *seqs, int n_seqs,
                        int rh_max, void (*fn)(const cf_attn_task *t, void *ctx), void *ctx) {
-    split_st st = {0, 0, p->ith, 1, fn, ctx};
+    split_st st = {0, 0, 0, p->ith, 1, fn, ctx};
     if (rh_max < 1) rh_max = 1;
+    int group = sh->n_head / sh->n_kv_head, hsub = group < rh_max ? group : rh_max, qb = rh_max / hsub;
     if (p->nth > 1) {
-        enumerate(sh, seqs, n_seqs, rh_max, add_cost, &st);
+        enumerate(sh, seqs, n_seqs, qb, hsub, add_cost, &st);
         st.used = cf_split_nthreads(st.total, cf_tuning_get()->thresh_attn, p->nth);
         if (p->ith >= st.used) return;
+        /* Too few tasks to balance (e.g. one decode row over 3 kv heads on 2 threads: 3 vs 6
+         * row-heads): one head per task (same row blocks), so the shares differ by at most one
+         * row-head; the threads then both read the kv head that straddles the boundary.  A thread's
+         * consecutive tasks of one kv head and row block merge back into one segment. */
+        if (st.used > 1 && hsub > 1 && st.n < 4 * st.used) hsub = 1;
     }
-    enumerate(sh, seqs, n_seqs, rh_max, maybe_run, &st);
+    enumerate(sh, seqs, n_seqs, qb, hsub, maybe_run, &st);
 }

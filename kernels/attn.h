@@ -60,8 +60,10 @@ typedef struct {
 /* Calls fn for every task this thread owns, in the order sequence, row block, kv head, head
  * subgroup.  Tasks hold at most rh_max rows x heads; they are dealt out in order so each thread
  * gets a contiguous run of about equal estimated cost, using cf_split_nthreads(total cost,
- * thresh_attn, nth) threads.  (The SIMD paths merge a run's tasks that share rows into one pass
- * over the kv blocks; a row-head's arithmetic does not depend on what it is merged with.) */
+ * thresh_attn, nth) threads; when that gives fewer than 4 tasks per thread, tasks hold one head
+ * each (same row blocks) so the shares can be balanced.  (The SIMD paths merge a run's tasks that
+ * share rows into one pass over the kv blocks, tasks of one kv head into one segment; a row-head's
+ * arithmetic does not depend on what it is merged with.) */
 void cf_attn_for_tasks(const cf_par *p, const cf_attn_shape *sh, const cf_attn_seq *seqs, int n_seqs,
                        int rh_max, void (*fn)(const cf_attn_task *t, void *ctx), void *ctx);
 /* tile_attn_kv clamped to [8, CF_ATTN_MAX_TILE] and rounded down to a multiple of 8. */

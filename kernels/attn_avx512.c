@@ -480,9 +480,12 @@ static void add_task(const cf_attn_task *t, void *vg) {
     int add = (int)(t->t1 - t->t0) * t->nh;
     if (g->n && (t->seq != g->seq || t->t0 != g->t0 || g->n + add > RHM)) flush(g);
     if (!g->n) g->seq = t->seq, g->t0 = t->t0, g->nseg = 0;
-    int sg = g->nseg++;
-    g->seg[sg].go = (int64_t)t->kvh * sh->head_dim;
-    g->seg[sg].i0 = g->n;
+    /* a task of the same kv head (and rows) as the last one extends its segment */
+    int sg = g->nseg;
+    if (sg && g->seg[sg - 1].go == (int64_t)t->kvh * sh->head_dim)
+        sg--;
+    else
+        g->nseg++, g->seg[sg].go = (int64_t)t->kvh * sh->head_dim, g->seg[sg].i0 = g->n;
     for (int64_t r = t->t0; r < t->t1; r++)
         for (int h = t->h0; h < t->h0 + t->nh; h++) {
             int i = g->n++;
