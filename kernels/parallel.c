@@ -10,6 +10,7 @@
 #include <unistd.h>
 #endif
 
+#include "kernels/clock.h"
 #include "kernels/cpu.h"
 
 const cf_par cf_par_serial = {0, 1, 0};
@@ -39,9 +40,19 @@ void cf_barrier(const cf_par *p) {
 #endif
         return;
     }
+    int64_t t_yield = 0;
     for (unsigned spins = 0; atomic_load_explicit(&t->gen, memory_order_acquire) == gen; spins++) {
         if (spins < CF_BARRIER_SPIN) {
             cpu_relax();
+            continue;
+        }
+        /* then yield for a while: the core stays awake (a futex sleep lets a VM halt the vCPU, and
+         * its wake-up can take longer than the spin above, so two threads can fall into a convoy
+         * where every barrier costs a wake-up), while other runnable work still gets the core */
+        int64_t now = cf_now_ns();
+        if (!t_yield) t_yield = now;
+        if (now - t_yield < CF_BARRIER_YIELD_NS) {
+            sched_yield();
             continue;
         }
 #ifdef __linux__
