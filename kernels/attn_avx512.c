@@ -23,22 +23,23 @@ enum { HDM = CF_ATTN_MAX_HEAD_DIM, TILEM = CF_ATTN_MAX_TILE, RHM = CF_ATTN_MAX_R
 
 AI __mmask16 tail_mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
 
+/* e^x for x <= 0 (scores minus a running max; -inf and x < -87.33 give 0): x = n ln2 + r with
+ * |r| <= ln2/2 (ln2 split hi/lo), e^r by its degree-6 Taylor polynomial (truncation < 1.2e-7
+ * relative), times 2^n by vscalefps (no exponent-field arithmetic). */
 AI __m512 vexp(__m512 x) {
     __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.33f), _CMP_GE_OQ);
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.33f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.33f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040), r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 720), r, _mm512_set1_ps(1.0f / 120));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_maskz_mul_ps(ok, p, _mm512_castsi512_ps(e));
+    return _mm512_maskz_scalef_ps(ok, p, n);
 }
 
 #define FULL ((__mmask16)0xFFFF)
@@ -369,7 +370,7 @@ AI void chunk_scores(const void *k, int64_t off, int64_t ks, int need, int hd, i
     }
 }
 
-/* p.V of the listed row-heads (mi[u] rows each) for one chunk of V rows at v + off, straight from
+/* p.V of the listed row-heads (mi[u] rows each) for V rows at v + off, straight from
  * the cache (F16 converted per load: cheaper than a shared float copy).  Batches of up to 4 share
  * the rows all of them need, then each continues alone. */
 AI void chunk_pv(const void *v, int64_t off, int64_t ks, int hd, int f16, const bufs_t *w, const int *ids,
@@ -437,11 +438,13 @@ AI void group_impl(group_t *g, int f16) {
         /* online softmax: probabilities in S, rescale the accumulators */
         for (int i = 0; i < R; i++)
             if (nb[i] > 0) acc_scale(w.acc + i * w.qs, softmax_step(w.S + i * w.ss, nb[i], &m[i], &l[i]), hd);
-        /* weighted values */
-        for (int j0 = 0; j0 < nbmax; j0 += CH) {
-            int jn = nbmax - j0 < CH ? nbmax - j0 : CH;
-            for (int sg = 0; sg < g->nseg; sg++) {
-                int ids[RHM], mi[RHM], na = 0;
+        /* weighted values: segments of <= 4 row-heads (one batch) take the whole block per call, so
+         * the accumulators stay in registers; larger ones go by chunks of CH, so the batches share
+         * each chunk of V in L1.  The FMAs per element are in ascending position either way. */
+        for (int sg = 0; sg < g->nseg; sg++) {
+            const int step = g->seg[sg].i1 - g->seg[sg].i0 <= 4 ? nbmax : CH;
+            for (int j0 = 0; j0 < nbmax; j0 += step) {
+                int jn = nbmax - j0 < step ? nbmax - j0 : step, ids[RHM], mi[RHM], na = 0;
                 for (int i = g->seg[sg].i0; i < g->seg[sg].i1; i++)
                     if (nb[i] > j0) {
                         ids[na] = i, mi[na] = nb[i] - j0 < jn ? nb[i] - j0 : jn;
