@@ -21,12 +21,12 @@
  *                        rows (one vector lane per row), weights unpacked once per cache block of
  *                        tile_mm_mc rows into an L1 panel, register tile 2 groups x tile_mm_nr
  *                        weight rows (kernels/mm_group.h).
- *   AVX-512 VNNI, Q4_0/Q8_0/Q4_K weights (kernels/mm_pk16.h): with a packed copy (W->pack,
+ *   AVX-512 VNNI, Q4_0/Q8_0/Q4_K/Q6_K weights (kernels/mm_pk16.h): with a packed copy (W->pack,
  *                        PK16 below) the row kernels work on 16 weight rows per zmm (one lane
  *                        each); Q4_0/Q8_0 at M >= tile_mm_gemm_m (tuning mm_pack on):
  *                        activations are stored block-major and a GEMM broadcasts them against
  *                        16-row weight groups (tile_mm_pkmr rows per register tile), packing on
- *                        the fly any group without a packed copy (Q4_K there: the GEMM above).
+ *                        the fly any group without a packed copy (Q4_K/Q6_K there: the GEMM above).
  *   F32/F16/BF16 weights: f32 dot products in tiles of tile_mm_mr x 3 (or x 4) outputs.
  *
  * Preconditions (asserted): W->k == K of the activations, K a multiple of the weight block,
@@ -73,23 +73,29 @@ typedef struct {
     const void *pack;   /* optional interleaved copy of rows [0, n/16*16) (cf_wmat_pack), or NULL */
 } cf_wmat;
 
-/* Packed weights (PK16): Q4_0, Q8_0 and Q4_K rows interleaved in groups of 16, one vector lane
+/* Packed weights (PK16): Q4_0, Q8_0, Q4_K and Q6_K rows interleaved in groups of 16, one lane
  * per weight row, for the AVX-512 VNNI kernels (other levels read `data` and ignore `pack`;
  * results are the same bits either way).  Group g (rows 16g..16g+15) starts at pack + g * stride.
- * Q4_0 / Q8_0 (nb = K/32 blocks):
- *   quants [nb][C][16][4] bytes: chunk c of block b, 4 bytes per row (Q4_0: C = 4, the packed
- *          nibble bytes qs[4c..4c+3], i.e. elements 4c..4c+3 low and 16+4c..19+4c high;
- *          Q8_0: C = 8, elements 4c..4c+3 stored as q + 128, unsigned)
- *   scales [nb][16] f16 (the blocks' d)
- *   stride = the two regions rounded up to 64 bytes.
- * Q4_K (nb = K/256 super-blocks), one CF_PK_Q4K_BLK (2304-byte) record per super-block, in order:
- *   d [16] f16, dmin [16] f16, scales [3][16][4] (dword c of the 12 packed 6-bit scale/min
- *   bytes), quants [32][16][4] (dword c of qs: elements 64(c/8) + 4(c%8) .. +3 in the low
- *   nibbles, the same + 32 in the high nibbles);  stride = nb * 2304 (the unpacked size).
+ * Q4_0 / Q8_0 (nb = K/32 blocks) and Q6_K (nb = K/256): blocks in pairs, each pair behind one
+ *   64-byte line of the two blocks' d's ([2][16] f16; an odd last block has its own line, half
+ *   used), so the weights are one sequential stream; per block of 16 rows, the quants:
+ *   Q4_0 / Q8_0: [C][16][4] bytes, chunk c, 4 bytes per row (Q4_0: C = 4, the packed nibble
+ *     bytes qs[4c..4c+3], i.e. elements 4c..4c+3 low and 16+4c..19+4c high; Q8_0: C = 8,
+ *     elements 4c..4c+3 stored as q + 128, unsigned);
+ *   Q6_K: CF_PK_Q6K_BLK (3328) bytes: scales [16 sub-blocks][16 rows] int8, then for half
+ *     h = 0, 1 and chunk c = 0..7 three [16 rows][4] dwords: ql[64h + 4c ..], ql[64h + 32 + 4c ..],
+ *     qh[32h + 4c ..] (elements 128h + 32k + 4c .. +3, k = 0..3: low nibbles of the first
+ *     (k = 0) and second (k = 1), their high nibbles (k = 2, 3), 2-bit fields k of the third).
+ *   stride = nb/2 pairs + the odd last block (= the GGUF bytes of 16 rows for even nb).
+ * Q4_K (nb = K/256), one CF_PK_Q4K_BLK (2304-byte) record per super-block, in order: d [16] f16,
+ *   dmin [16] f16, scales [3][16][4] (dword c of the 12 packed 6-bit scale/min bytes), quants
+ *   [32][16][4] (dword c of qs: elements 64(c/8) + 4(c%8) .. +3 in the low nibbles, the same + 32
+ *   in the high nibbles);  stride = nb * 2304 (the GGUF bytes).
  * Rows past the last full group stay in `data` only.  A sub-view from row r0 keeps `pack`
  * (advanced by r0/16 groups) only when r0 is a multiple of 16 (cf_wmat_rows). */
 #define CF_PACK_ROWS 16
 #define CF_PK_Q4K_BLK (CF_PACK_ROWS * 144) /* bytes of one Q4_K super-block record */
+#define CF_PK_Q6K_BLK (CF_PACK_ROWS * 208) /* quant + scale bytes of one Q6_K super-block of 16 rows */
 /* Bytes of W's packed copy; 0 when its type has no packed layout or it has fewer than 16 rows. */
 size_t cf_wmat_pack_bytes(const cf_wmat *W);
 /* Writes the packed copy of W into dst (64-byte aligned, cf_wmat_pack_bytes(W) bytes). */

@@ -75,12 +75,12 @@ static int64_t pk_chunks(int type) { return type == CF_T_Q4_0 ? 4 : type == CF_T
 
 size_t cf_wmat_pack_stride(const cf_wmat *W) {
     if (W->type == CF_T_Q4_K) return (size_t)(W->k / 256) * CF_PK_Q4K_BLK;
-    int64_t C = pk_chunks(W->type), nb = W->k / 32;
-    return (size_t)align64(nb * (C * 4 * CF_PACK_ROWS + 2 * CF_PACK_ROWS));
+    int64_t qb = cf_pk_qbytes(W->type), nb = W->k / (W->type == CF_T_Q6_K ? 256 : 32);
+    return (size_t)((nb >> 1) * (64 + 2 * qb) + (nb & 1) * (64 + qb)); /* pairs, then an odd last block */
 }
 
 size_t cf_wmat_pack_bytes(const cf_wmat *W) {
-    int64_t blk = W->type == CF_T_Q4_K ? 256 : pk_chunks(W->type) ? 32 : 0;
+    int64_t blk = W->type == CF_T_Q4_K || W->type == CF_T_Q6_K ? 256 : pk_chunks(W->type) ? 32 : 0;
     if (!blk || W->n < CF_PACK_ROWS || W->k % blk) return 0;
     return (size_t)(W->n / CF_PACK_ROWS) * cf_wmat_pack_stride(W);
 }
@@ -103,23 +103,52 @@ static void pk16_pack_group_q4k(const cf_wmat *W, int64_t row0, uint8_t *dst) {
     }
 }
 
+/* Q6_K group: per super-block the scales transposed ([16 sub-blocks][16 rows] bytes), then per
+ * half and chunk c the dwords ql[4c..], ql[32+4c..], qh[4c..] of the half, each as [16 rows];
+ * super-blocks in pairs behind their d's (layout in matmul.h). */
+static void pk16_pack_group_q6k(const cf_wmat *W, int64_t row0, uint8_t *dst) {
+    int64_t nb = W->k / 256, qb = CF_PK_Q6K_BLK;
+    assert(W->row_bytes == (size_t)nb * sizeof(cf_blk_q6_k) && row0 >= 0 && row0 < W->n);
+    if (nb & 1) memset(dst + cf_pk_d_off(qb, nb - 1) + 32, 0, 32); /* the odd last block's unused d half */
+    for (int i = 0; i < CF_PACK_ROWS; i++) {
+        int64_t r = row0 + i < W->n ? row0 + i : W->n - 1;
+        const cf_blk_q6_k *blk = (const cf_blk_q6_k *)((const uint8_t *)W->data + r * W->row_bytes);
+        for (int64_t b = 0; b < nb; b++, blk++) {
+            uint8_t *o = dst + cf_pk_q_off(qb, b);
+            memcpy(dst + cf_pk_d_off(qb, b) + 2 * i, &blk->d, 2);
+            for (int j = 0; j < 16; j++) o[j * CF_PACK_ROWS + i] = (uint8_t)blk->scales[j];
+            for (int h = 0; h < 2; h++)
+                for (int c = 0; c < 8; c++) {
+                    uint8_t *q = o + 256 + (h * 8 + c) * 3 * 64 + 4 * i;
+                    memcpy(q, blk->ql + 64 * h + 4 * c, 4);
+                    memcpy(q + 64, blk->ql + 64 * h + 32 + 4 * c, 4);
+                    memcpy(q + 128, blk->qh + 32 * h + 4 * c, 4);
+                }
+        }
+    }
+}
+
 void cf_pk16_pack_group(const cf_wmat *W, int64_t row0, void *dst) {
     if (W->type == CF_T_Q4_K) {
         pk16_pack_group_q4k(W, row0, dst);
         return;
     }
-    int64_t C = pk_chunks(W->type), nb = W->k / 32;
-    size_t stride = cf_wmat_pack_stride(W), bs = W->type == CF_T_Q4_0 ? sizeof(cf_blk_q4_0) : sizeof(cf_blk_q8_0);
+    if (W->type == CF_T_Q6_K) {
+        pk16_pack_group_q6k(W, row0, dst);
+        return;
+    }
+    int64_t C = pk_chunks(W->type), nb = W->k / 32, qb = cf_pk_qbytes(W->type);
+    size_t bs = W->type == CF_T_Q4_0 ? sizeof(cf_blk_q4_0) : sizeof(cf_blk_q8_0);
     uint32_t flip = W->type == CF_T_Q8_0 ? 0x80808080u : 0; /* Q8_0: q + 128 as unsigned bytes */
     assert(C && W->row_bytes == (size_t)nb * bs && row0 >= 0 && row0 < W->n);
-    uint8_t *q = dst, *d = q + nb * C * 4 * CF_PACK_ROWS;
-    memset(d + nb * 2 * CF_PACK_ROWS, 0, stride - (size_t)nb * (C * 4 + 2) * CF_PACK_ROWS); /* padding */
+    uint8_t *g = dst;
+    if (nb & 1) memset(g + cf_pk_d_off(qb, nb - 1) + 32, 0, 32); /* the odd last block's unused d half */
     for (int i = 0; i < CF_PACK_ROWS; i++) {
         int64_t r = row0 + i < W->n ? row0 + i : W->n - 1;
         const uint8_t *blk = (const uint8_t *)W->data + r * W->row_bytes;
         for (int64_t b = 0; b < nb; b++, blk += bs) {
-            memcpy(d + (b * CF_PACK_ROWS + i) * 2, blk, 2); /* d is the block's first field */
-            uint8_t *o = q + (b * C * CF_PACK_ROWS + i) * 4;
+            memcpy(g + cf_pk_d_off(qb, b) + 2 * i, blk, 2); /* d is the block's first field */
+            uint8_t *o = g + cf_pk_q_off(qb, b) + 4 * i;
             for (int64_t c = 0; c < C; c++) {
                 uint32_t v;
                 memcpy(&v, blk + 2 + 4 * c, 4);

@@ -2,9 +2,10 @@
  * row, so a group of 16 weight rows needs no horizontal reduction.
  *
  * Per block b and activation row r: the 4-byte activation chunks are broadcast and vpdpbusd
- * multiplies them with the 16 rows' unsigned weight bytes (Q4_0: nibbles 0..15; Q8_0: q + 128),
- * accumulating on top of the offset that makes the sum exact:
- *   Q4_0: i_b = -8 sum(q_x) + sum nib*q_x        Q8_0: i_b = -128 sum(q_x) + sum (q_w+128)*q_x
+ * multiplies them with the 16 rows' unsigned weight bytes (Q4_0: the low nibbles v & 0x0f, and
+ * the high ones as v & 0xf0 = 16 x nib, their sum shifted right by 4 once; Q8_0: q + 128), then
+ * the offset that makes the sum exact is subtracted:
+ *   Q4_0: i_b = sum nib*q_x - 8 sum(q_x)         Q8_0: i_b = sum (q_w+128)*q_x - 128 sum(q_x)
  * (sum(q_x) from the activation's s8 = 8 sum(q_x)), i.e. the integer block sums of matmul.h, then
  * acc = fma(dx_b*dw_b, (float)i_b, acc) lane-wise in increasing b: the canonical order, so the
  * results are bitwise those of every other level.
@@ -14,8 +15,9 @@
  *   many rows (COLB activations, M >= tile_mm_gemm_m): pk_gtile, tile_mm_pkmr rows x 16 weight
  *     rows, cache blocks of tile_mm_mc rows; a group without a packed copy (or a partial last
  *     group) is packed on the fly, its cost shared by all M rows.
- * Q4_K (ROW activations of the Q8_K kind, M < tile_mm_gemm_m, packed copy): pk_tile_q4k, up to
- * 4 rows x 16 weight rows per super-block of 256, integer sums as described there.
+ * Q4_K / Q6_K (ROW activations of the Q8_K kind, M < tile_mm_gemm_m, packed copy): pk_tile_q4k
+ * and pk_tile_q6k, up to 4 rows x 16 weight rows per super-block of 256, integer sums as
+ * described there, the same prefetch.
  * Included by matmul_avx512vnni.c after mm_simd256.h. */
 #ifndef CF_MM_PK16_H
 #define CF_MM_PK16_H
@@ -37,33 +39,32 @@ MM_INLINE void pk_halves(int layout, int64_t nb, int64_t b, int64_t *lo, int64_t
 /* MR activation rows x one group of 16 weight rows over all nb blocks; y[r * ldy + i]. */
 MM_INLINE void pk_tile(int wt, int MR, const uint8_t *g, int64_t nb, int layout, const int8_t *const *xq,
                        const float *const *xd, const int32_t *const *xs, float *y, int64_t ldy, int64_t pf) {
-    const int C = wt == CF_T_Q4_0 ? 4 : 8;
-    const uint8_t *wd = g + nb * C * 64;
+    const int64_t qb = cf_pk_qbytes(wt);
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[4];
     for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *wb = g + b * C * 64;
+        const uint8_t *wb = g + cf_pk_q_off(qb, b);
         if (pf)
-            for (int l = 0; l < C; l++) _mm_prefetch((const char *)(wb + pf + 64 * l), _MM_HINT_T0);
+            for (int l = 0; l < qb / 64; l++) _mm_prefetch((const char *)(wb + pf + 64 * l), _MM_HINT_T0);
         __m512i w[8]; /* w[c]: elements 4c..4c+3 of the low half (c < 4), of the high half (c >= 4) */
         for (int c = 0; c < 4; c++) {
             __m512i v = _mm512_loadu_si512((const void *)(wb + 64 * c));
             if (wt == CF_T_Q4_0) {
                 w[c] = _mm512_and_si512(v, m4);
-                w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                w[4 + c] = _mm512_andnot_si512(m4, v); /* 16 x the high nibbles */
             } else {
                 w[c] = v;
                 w[4 + c] = _mm512_loadu_si512((const void *)(wb + 256 + 64 * c));
             }
         }
-        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + b * 32)));
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + cf_pk_d_off(qb, b))));
         int64_t lo, hi;
         pk_halves(layout, nb, b, &lo, &hi);
         for (int r = 0; r < MR; r++) {
             const int8_t *xl = xq[r] + lo, *xh = xq[r] + hi;
             /* four independent chains (exact integers: any association gives the same sum) */
-            __m512i s0 = _mm512_set1_epi32(wt == CF_T_Q4_0 ? -xs[r][b] : -16 * xs[r][b]);
+            __m512i s0 = _mm512_setzero_si512();
             __m512i s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], PK_BC(xl + 4));
             __m512i s2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[4], PK_BC(xh));
             __m512i s3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[5], PK_BC(xh + 4));
@@ -72,7 +73,13 @@ MM_INLINE void pk_tile(int wt, int MR, const uint8_t *g, int64_t nb, int layout,
             s1 = _mm512_dpbusd_epi32(s1, w[3], PK_BC(xl + 12));
             s2 = _mm512_dpbusd_epi32(s2, w[6], PK_BC(xh + 8));
             s3 = _mm512_dpbusd_epi32(s3, w[7], PK_BC(xh + 12));
-            __m512i t = _mm512_add_epi32(_mm512_add_epi32(s0, s1), _mm512_add_epi32(s2, s3));
+            /* Q4_0: the high half's chains summed 16 x the nibbles (|.| <= 16*240*127): one shift */
+            __m512i sh = _mm512_add_epi32(s2, s3);
+            if (wt == CF_T_Q4_0) sh = _mm512_srai_epi32(sh, 4);
+            /* the offset: s8 = 8 sum(q_x) (Q4_0), 16 s8 = 128 sum(q_x) (Q8_0) */
+            __m512i o = _mm512_set1_epi32(xs[r][b]);
+            __m512i t = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(s0, s1), sh),
+                                         wt == CF_T_Q4_0 ? o : _mm512_slli_epi32(o, 4));
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(xd[r][b]), dw), _mm512_cvtepi32_ps(t), acc[r]);
         }
     }
@@ -195,19 +202,89 @@ static void pk_q4k_hl(const int16_t *bsums, int64_t nb, uint8_t *hl) {
         }
 }
 
+/* Q6_K: MR (1..4) activation rows x one group of 16 weight rows over nb super-blocks (Q8_K
+ * activations, ROW layout); y[r * ldy + i].  xq[r], xd[r]: row r's quants and scales; xo[r]: 16
+ * dwords per super-block from pk_q6k_off (-32 x the sub-blocks' activation sums).  Per super-block
+ * and row, sub-block j (16 elements, 4 chunks of 4):
+ *   s_j = -32 bsum_j + sum dpbusd(q6, x)  (q6 = low nibble | 2-bit field << 4, 0..63),
+ *   i = sum_j sc_j * s_j (vpmulld by the sign-extended scale; |i| < 2^29, exact)
+ * then acc = fma(dx*d, (float)i, acc): matmul.h's Q6_K sums and float steps. */
+MM_INLINE void pk_tile_q6k(int MR, const uint8_t *g, int64_t nb, const int8_t *const *xq, const float *const *xd,
+                           const int32_t *const *xo, float *y, int64_t ldy, int64_t pf) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    __m512 acc[4];
+    for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *wb = g + cf_pk_q_off(CF_PK_Q6K_BLK, b);
+        if (pf)
+            for (int l = 0; l < CF_PK_Q6K_BLK / 64; l++) _mm_prefetch((const char *)(wb + pf + 64 * l), _MM_HINT_T0);
+        __m512i si[4];
+        for (int r = 0; r < MR; r++) si[r] = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++)
+            for (int cg = 0; cg < 2; cg++) {
+                /* chunks 4cg..4cg+3 of half h feed sub-blocks j = 8h + 2k + cg, k = 0..3 */
+                __m512i s[4][4];
+                for (int r = 0; r < MR; r++)
+                    for (int k = 0; k < 4; k++) s[r][k] = _mm512_set1_epi32(xo[r][16 * b + 8 * h + 2 * k + cg]);
+                for (int c = 4 * cg; c < 4 * cg + 4; c++) {
+                    const uint8_t *q = wb + 256 + (8 * h + c) * 192;
+                    __m512i A = _mm512_loadu_si512((const void *)q), B = _mm512_loadu_si512((const void *)(q + 64));
+                    __m512i H = _mm512_loadu_si512((const void *)(q + 128));
+                    __m512i w[4];
+                    /* (lo & 0x0f) | (hi & 0x30): vpternlogd 0xf8 = a | (b & c) */
+                    w[0] = _mm512_ternarylogic_epi32(_mm512_and_si512(A, m4), _mm512_slli_epi32(H, 4), m30, 0xf8);
+                    w[1] = _mm512_ternarylogic_epi32(_mm512_and_si512(B, m4), _mm512_slli_epi32(H, 2), m30, 0xf8);
+                    w[2] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi32(A, 4), m4), H, m30, 0xf8);
+                    w[3] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi32(B, 4), m4), _mm512_srli_epi32(H, 2),
+                                                     m30, 0xf8);
+                    for (int r = 0; r < MR; r++) {
+                        const int8_t *x = xq[r] + b * 256 + 128 * h + 4 * c;
+                        for (int k = 0; k < 4; k++) s[r][k] = _mm512_dpbusd_epi32(s[r][k], w[k], PK_BC(x + 32 * k));
+                    }
+                }
+                for (int k = 0; k < 4; k++) {
+                    int j = 8 * h + 2 * k + cg;
+                    __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(wb + 16 * j)));
+                    for (int r = 0; r < MR; r++) {
+                        si[r] = _mm512_add_epi32(si[r], _mm512_mullo_epi32(s[r][k], sc));
+                    }
+                }
+            }
+        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + cf_pk_d_off(CF_PK_Q6K_BLK, b))));
+        for (int r = 0; r < MR; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(xd[r][b]), d), _mm512_cvtepi32_ps(si[r]), acc[r]);
+    }
+    for (int r = 0; r < MR; r++) _mm512_storeu_ps(y + r * ldy, acc[r]);
+}
+
+MM_INLINE void pk_tile_q6k_mr(int MR, const uint8_t *g, int64_t nb, const int8_t *const *xq, const float *const *xd,
+                              const int32_t *const *xo, float *y, int64_t ldy, int64_t pf) {
+    switch (MR) {
+    case 4: pk_tile_q6k(4, g, nb, xq, xd, xo, y, ldy, pf); return;
+    case 3: pk_tile_q6k(3, g, nb, xq, xd, xo, y, ldy, pf); return;
+    case 2: pk_tile_q6k(2, g, nb, xq, xd, xo, y, ldy, pf); return;
+    default: pk_tile_q6k(1, g, nb, xq, xd, xo, y, ldy, pf); return;
+    }
+}
+
+/* The offsets of one Q8_K row for pk_tile_q6k: -32 x each 16-element sum, 16 dwords per
+ * super-block. */
+static void pk_q6k_off(const int16_t *bsums, int64_t nb, int32_t *o) {
+    for (int64_t i = 0; i < nb * 16; i++) o[i] = -32 * bsums[i];
+}
+
 /* GEMM register tile over COLB activations: MR (1..8) rows x one group of 16 weight rows over
  * all nb blocks, one dpbusd chain per row, chunk-major so consecutive dpbusd are independent; the
  * group's unpacked weights serve all MR rows.  q, d, s8: this tile's first row in block 0; rows
  * of a block are adjacent, blocks Mp rows apart.  Stores nvalid (<= 16) columns of each row. */
 MM_INLINE void pk_gtile(int wt, int MR, const uint8_t *g, int64_t nb, const int8_t *q, const float *d,
                         const int32_t *s8, int64_t Mp, float *y, int64_t ldy, int nvalid) {
-    const int C = wt == CF_T_Q4_0 ? 4 : 8;
-    const uint8_t *wd = g + nb * C * 64;
+    const int64_t qb = cf_pk_qbytes(wt);
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[8];
     for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, q += Mp * 32, d += Mp, s8 += Mp) {
-        const uint8_t *wb = g + b * C * 64;
+        const uint8_t *wb = g + cf_pk_q_off(qb, b);
         __m512i w[8];
         for (int c = 0; c < 4; c++) {
             __m512i v = _mm512_loadu_si512((const void *)(wb + 64 * c));
@@ -219,7 +296,7 @@ MM_INLINE void pk_gtile(int wt, int MR, const uint8_t *g, int64_t nb, const int8
                 w[4 + c] = _mm512_loadu_si512((const void *)(wb + 256 + 64 * c));
             }
         }
-        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wd + b * 32)));
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + cf_pk_d_off(qb, b))));
         __m512i t[8];
         for (int r = 0; r < MR; r++) t[r] = _mm512_set1_epi32(wt == CF_T_Q4_0 ? -s8[r] : -16 * s8[r]);
         for (int c = 0; c < 8; c++)
@@ -256,7 +333,7 @@ MM_INLINE void pk_gtile_mr(int wt, int MR, const uint8_t *g, int64_t nb, const i
  * without a packed copy is packed on the fly, its cost shared by all M rows), or the row layouts
  * with a packed copy. */
 static inline int pk_usable(const cf_wmat *W, const cf_act_hdr *h, int64_t M) {
-    if (W->type == CF_T_Q4_K) return h->layout == CF_LAYOUT_ROW && W->pack && W->n >= CF_PACK_ROWS;
+    if (W->type == CF_T_Q4_K || W->type == CF_T_Q6_K) return h->layout == CF_LAYOUT_ROW && W->pack && W->n >= CF_PACK_ROWS;
     if (!(W->type == CF_T_Q4_0 || W->type == CF_T_Q8_0) || h->kind != CF_ACT_Q8_0) return 0;
     if (h->layout == CF_LAYOUT_COLB) return 1;
     return h->layout != CF_LAYOUT_GROUP && W->pack && W->n >= CF_PACK_ROWS;
@@ -296,20 +373,26 @@ static void pk_run_rows(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
     }
 }
 
-/* Q4_K, ROW activations, packed copy: as pk_run_rows. */
-static void pk_run_rows_q4k(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y,
-                            int64_t ldy, int64_t n0, int64_t n1) {
+/* Q4_K / Q6_K, ROW activations, packed copy: as pk_run_rows; the activation side of the
+ * mins (Q4_K, pk_q4k_hl) or offsets (Q6_K, pk_q6k_off) is computed once per call. */
+static void pk_run_rows_k(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y, int64_t ldy,
+                          int64_t n0, int64_t n1) {
     int64_t n16 = W->n / CF_PACK_ROWS * CF_PACK_ROWS, pe = n1 < n16 ? n1 : n16;
     int64_t tail = n0 % CF_PACK_ROWS ? n0 : pe, nb = h->nb;
     if (n0 < tail) {
         const int8_t *q = (const int8_t *)act + CF_ACT_HDR;
         const float *d = (const float *)((const char *)act + h->off_b);
         const int16_t *bs = (const int16_t *)((const char *)act + h->off_c);
-        _Alignas(64) uint8_t hl_stack[4096]; /* the mins' activation side, 16 bytes per row and super-block */
-        size_t hl_bytes = (size_t)(M * nb * 16);
-        uint8_t *hl = hl_bytes <= sizeof hl_stack ? hl_stack : malloc(hl_bytes);
-        assert(hl);
-        for (int64_t m = 0; m < M; m++) pk_q4k_hl(bs + m * nb * 16, nb, hl + m * nb * 16);
+        const int q4k = W->type == CF_T_Q4_K;
+        int64_t per = q4k ? 16 : 64; /* bytes per row and super-block */
+        _Alignas(64) uint8_t aux_stack[4096];
+        size_t aux_bytes = (size_t)(M * nb * per);
+        uint8_t *aux = aux_bytes <= sizeof aux_stack ? aux_stack : aligned_alloc(64, (aux_bytes + 63) / 64 * 64);
+        assert(aux);
+        for (int64_t m = 0; m < M; m++) {
+            if (q4k) pk_q4k_hl(bs + m * nb * 16, nb, aux + m * nb * per);
+            else pk_q6k_off(bs + m * nb * 16, nb, (int32_t *)(void *)(aux + m * nb * per));
+        }
         size_t stride = cf_wmat_pack_stride(W);
         int64_t pf = cf_tuning_get()->tile_mm_pf;
         for (int64_t n = n0; n < tail; n += CF_PACK_ROWS) {
@@ -318,17 +401,18 @@ static void pk_run_rows_q4k(const cf_wmat *W, const cf_act_hdr *h, const void *a
                 int MR = M - m >= 4 ? 4 : (int)(M - m);
                 const int8_t *xq[4];
                 const float *xd[4];
-                const uint8_t *xhl[4];
+                const uint8_t *xa[4];
                 for (int r = 0; r < MR; r++) {
                     xq[r] = q + (m + r) * nb * 256;
                     xd[r] = d + (m + r) * nb;
-                    xhl[r] = hl + (m + r) * nb * 16;
+                    xa[r] = aux + (m + r) * nb * per;
                 }
-                pk_tile_q4k_mr(MR, g, nb, xq, xd, xhl, Y + m * ldy + n, ldy, pf);
+                if (q4k) pk_tile_q4k_mr(MR, g, nb, xq, xd, xa, Y + m * ldy + n, ldy, pf);
+                else pk_tile_q6k_mr(MR, g, nb, xq, xd, (const int32_t *const *)(const void *)xa, Y + m * ldy + n, ldy, pf);
                 m += MR;
             }
         }
-        if (hl != hl_stack) free(hl);
+        if (aux != aux_stack) free(aux);
     }
     if (tail < n1) {
         cf_wmat t = cf_wmat_rows(W, tail, n1 - tail);
@@ -380,7 +464,7 @@ static void pk_run(const cf_par *p, const cf_wmat *W, const cf_act_hdr *h, const
     int64_t m0, m1, n0, n1;
     cf_mm_split(p, M, W->n, W->k, CF_PACK_ROWS, 0, &m0, &m1, &n0, &n1);
     if (n0 >= n1 || m0 >= m1) return;
-    if (W->type == CF_T_Q4_K) pk_run_rows_q4k(W, h, act, M, Y, ldy, n0, n1);
+    if (W->type == CF_T_Q4_K || W->type == CF_T_Q6_K) pk_run_rows_k(W, h, act, M, Y, ldy, n0, n1);
     else if (h->layout == CF_LAYOUT_COLB) pk_run_gemm(W, h, act, M, Y, ldy, n0, n1);
     else pk_run_rows(W, h, act, M, Y, ldy, n0, n1);
 }

@@ -130,6 +130,15 @@ int cf_dequantize_row_avx2(int type, const void *src, float *dst, int64_t n);
 void cf_mm_split(const cf_par *p, int64_t M, int64_t N, int64_t K, int nr, int mg, int64_t *m0,
                  int64_t *m1, int64_t *n0, int64_t *n1);
 
+/* PK16 Q4_0 / Q8_0 / Q6_K (matmul.h): blocks stored in pairs behind one 64-byte line of their
+ * 2 x 16 f16 d's.  qb: quant bytes of one block of 16 rows (0 for the other types). */
+static inline int64_t cf_pk_qbytes(int type) {
+    return type == CF_T_Q4_0 ? 4 * 64 : type == CF_T_Q8_0 ? 8 * 64 : type == CF_T_Q6_K ? CF_PK_Q6K_BLK : 0;
+}
+/* Byte offsets in a group of block b's quants and of its 16 d's. */
+static inline int64_t cf_pk_q_off(int64_t qb, int64_t b) { return (b >> 1) * (64 + 2 * qb) + 64 + (b & 1) * qb; }
+static inline int64_t cf_pk_d_off(int64_t qb, int64_t b) { return (b >> 1) * (64 + 2 * qb) + (b & 1) * 32; }
+
 /* One PK16 group (matmul.h) of W's rows row0 .. row0 + 15 into dst (cf_wmat_pack_stride bytes);
  * rows past W->n repeat the last row (their outputs are dropped). */
 void cf_pk16_pack_group(const cf_wmat *W, int64_t row0, void *dst);

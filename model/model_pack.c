@@ -1,4 +1,4 @@
-/* PK16 packed copies of a loaded model's Q4_0 / Q8_0 / Q4_K matrices (layout: kernels/matmul.h). */
+/* PK16 packed copies of a loaded model's Q4_0 / Q8_0 / Q4_K / Q6_K matrices (layout: kernels/matmul.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>

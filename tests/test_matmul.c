@@ -349,9 +349,9 @@ END_TEST
 /* PK16 packed copies: long K, sub-views (cf_wmat_rows keeps the pack only on group boundaries),
  * the decode path and small batches on several threads: bitwise the ref level. */
 START_TEST(test_matmul_packed) {
-    static const int qt[] = {CF_T_Q8_0, CF_T_Q4_0, CF_T_Q4_K};
+    static const int qt[] = {CF_T_Q8_0, CF_T_Q4_0, CF_T_Q4_K, CF_T_Q6_K};
     int t = qt[_i];
-    int64_t K = t == CF_T_Q4_K ? 256 * 37 : 32 * 301, N = 16 * 5 + 9, M = 5;
+    int64_t K = cf_dtype_get(t)->block == 256 ? 256 * 37 : 32 * 301, N = 16 * 5 + 9, M = 5;
     wbuf w = make_w(t, N, K, 31);
     ck_assert_uint_eq(cf_wmat_pack_bytes(&w.w), (size_t)5 * cf_wmat_pack_stride(&w.w));
     ck_assert_uint_eq(cf_wmat_pack_stride(&w.w) % 64, 0);
@@ -384,7 +384,7 @@ START_TEST(test_matmul_packed) {
         ck_assert_int_eq(cf_tuning_reload(&e), 0);
     }
     /* a type without a packed layout, and too few rows */
-    wbuf k4 = make_w(CF_T_Q6_K, 32, 256, 3), s15 = make_w(t, 15, cf_dtype_get(t)->block * 2, 3);
+    wbuf k4 = make_w(CF_T_F16, 32, 256, 3), s15 = make_w(t, 15, cf_dtype_get(t)->block * 2, 3);
     ck_assert_uint_eq(cf_wmat_pack_bytes(&k4.w), 0);
     ck_assert_uint_eq(cf_wmat_pack_bytes(&s15.w), 0);
     free(k4.data), free(s15.data);
@@ -435,7 +435,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, test_matmul_invariance, 0, NTYPES);
     tcase_add_loop_test(tc, test_matmul_msplit, 0, NTYPES);
     tcase_add_loop_test(tc, test_matmul_long_k, 0, 4);
-    tcase_add_loop_test(tc, test_matmul_packed, 0, 3);
+    tcase_add_loop_test(tc, test_matmul_packed, 0, 4);
     tcase_add_test(tc, test_matmul_dispatch);
     suite_add_tcase(s, tc);
     return s;
