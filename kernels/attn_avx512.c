@@ -437,7 +437,10 @@ AI void group_impl(group_t *g, int f16) {
         }
         /* online softmax: probabilities in S, rescale the accumulators */
         for (int i = 0; i < R; i++)
-            if (nb[i] > 0) acc_scale(w.acc + i * w.qs, softmax_step(w.S + i * w.ss, nb[i], &m[i], &l[i]), hd);
+            if (nb[i] > 0) {
+                float corr = softmax_step(w.S + i * w.ss, nb[i], &m[i], &l[i]);
+                if (corr != 1.0f) acc_scale(w.acc + i * w.qs, corr, hd); /* x * 1 == x: skipping is exact */
+            }
         /* weighted values: segments of <= 4 row-heads (one batch) take the whole block per call, so
          * the accumulators stay in registers; larger ones go by chunks of CH, so the batches share
          * each chunk of V in L1.  The FMAs per element are in ascending position either way. */
