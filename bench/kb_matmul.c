@@ -5,7 +5,8 @@
  *   - the SmolLM2-135M shapes (dim 576, ffn 1536, kv 192, vocab 49152) at M = 1, 256, 512.
  * Weights are random bytes with finite block scales (speed does not depend on the values).
  * Weights are used as the runtime uses them: where model load would make a PK16 packed copy
- * (Q4_0/Q8_0 on AVX-512 VNNI with tuning mm_pack on; model/model_pack.c) the case packs one too,
+ * (Q4_0/Q8_0/Q4_K/Q6_K on AVX-512 VNNI with tuning mm_pack on; model/model_pack.c; the Q4_K/Q6_K
+ * GEMM at M >= tile_mm_gemm_m still reads the GGUF data) the case packs one too,
  * on 2 MiB pages, and its size says "pk16".
  * Verification: the active ISA path on the whole case, checked on a sample of outputs against a
  * double-precision dot of the dequantized weight row with the f32 activations. */
