@@ -37,7 +37,7 @@
       256)                                                                                          \
     X(tile_mm_pkmr, "matmul: activation rows per register tile of the packed GEMM (1..8)", 6, 6, 6, \
       6)                                                                                          \
-    X(mm_pack, "matmul: pack Q4_0/Q8_0 weights at model load (PK16, read by avx512vnni; 0/1)", 0, 0, \
+    X(mm_pack, "matmul: pack Q4_0/Q8_0/Q4_K/Q6_K weights at load (PK16, read by avx512vnni; 0/1)", 0, 0, \
       0, 1)                                                                                       \
     X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)         \
     X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 16, \

@@ -48,7 +48,7 @@ typedef struct {
     int64_t n_params;        /* elements of those tensors */
     float **owned;           /* widened norm vectors (freed with the model) */
     int n_owned, cap_owned;
-    void *pack;              /* PK16 copies of the Q4_0/Q8_0 matrices (cf_model_pack), or NULL */
+    void *pack;              /* PK16 copies of the Q4_0/Q8_0/Q4_K/Q6_K matrices (cf_model_pack), or NULL */
     size_t pack_bytes;
     char name[128];          /* general.name or the file name */
     int file_type;           /* general.file_type, -1 if absent */
@@ -61,7 +61,7 @@ int cf_model_load(cf_model *m, const char *path, cf_err *err);
 int cf_model_from_gguf(cf_model *m, cf_gguf *g, cf_err *err);
 void cf_model_free(cf_model *m);
 
-/* Builds the PK16 packed copy of every Q4_0 / Q8_0 matrix the forward pass multiplies by (see
+/* Builds the PK16 packed copy of every Q4_0 / Q8_0 / Q4_K / Q6_K matrix the forward pass multiplies by (see
  * kernels/matmul.h) and points their cf_wmat.pack at it, when the active ISA reads packed
  * weights and tuning mm_pack is on; called by the loaders.  Out of memory only leaves the model
  * unpacked (same results, slower decode).  Returns the bytes packed. */
