@@ -21,7 +21,7 @@
     X(thresh_matmul, "matmul: multiply-accumulates (M x N x K)", 65536, 262144, 262144, 262144)    \
     X(thresh_quant_act, "activation quantization: elements (M x K)", 16384, 2048, 2048, 2048)   \
     X(thresh_attn, "attention: multiply-accumulates (queries x kv x head_dim x 2)", 32768, 65536, \
-      65536, 65536)                                                                               \
+      32768, 32768)                                                                               \
     X(thresh_softmax, "softmax: elements", 16384, 16384, 16384, 16384)                             \
     X(thresh_swiglu, "swiglu/gelu: elements", 16384, 4096, 4096, 4096)                          \
     X(thresh_vec, "vector add/scale: elements", 32768, 131072, 131072, 131072)                     \
