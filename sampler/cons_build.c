@@ -348,6 +348,7 @@ typedef struct {
     int32_t *mark;    /* scratch: NFA state marks (stamp) */
     int32_t stamp;
     int32_t *stk;
+    int64_t work;     /* NFA states closed + range tests so far (bounded by CF_SUBSET_WORK_MAX) */
 } dfa;
 
 static int cmp_i32(const void *a, const void *b) {
@@ -384,6 +385,13 @@ static int eclose(dfa *D, const int32_t *st, int32_t n, int32_t **out, int32_t *
                 D->mark[a->e[ei].to] = D->stamp;
                 D->stk[sp++] = a->e[ei].to;
             }
+    }
+    /* the construction is exponential at worst and quadratic in easy cases (x?{1,10000}: 10^4
+     * DFA states of up to 10^4 NFA states each); a budget turns that into an error, not a hang */
+    D->work += k;
+    if (D->work > CF_SUBSET_WORK_MAX) {
+        free(r);
+        return -3;
     }
     qsort(r, (size_t)k, sizeof *r, cmp_i32);
     *out = r;
@@ -432,7 +440,8 @@ typedef struct {
 /* Builds the DFA of one rule; fills D (states 0..nds), state 0 = start.  Returns 0 / -1 OOM / -2 limit. */
 static int subset(dfa *D, int32_t start) {
     int32_t *s0, n0;
-    if (eclose(D, &start, 1, &s0, &n0)) return -1;
+    int ec = eclose(D, &start, 1, &s0, &n0);
+    if (ec) return ec;
     int32_t r0 = dfa_state(D, s0, n0);
     if (r0 < 0) return r0;
     nfa *a = D->a;
@@ -487,6 +496,12 @@ static int subset(dfa *D, int32_t start) {
             }
             for (int b = 0; b <= 256; b++)
                 if (isb[b]) bnd[nb++] = b;
+            D->work += (int64_t)nrs * nb;
+            if (D->work > CF_SUBSET_WORK_MAX) {
+                free(rs);
+                free(bnd);
+                return -3;
+            }
             int32_t prev_to = -1, prev_lo = 0, prev_hi = -1;
             for (int k = 0; k + 1 < nb; k++) {
                 int lo = bnd[k], hi = bnd[k + 1] - 1;
@@ -500,11 +515,13 @@ static int subset(dfa *D, int32_t start) {
                     continue;
                 }
                 int32_t *cl, ncl;
-                if (eclose(D, tg, nt, &cl, &ncl)) {
-                    free(tg);
-                    return -1;
-                }
+                int ec = eclose(D, tg, nt, &cl, &ncl);
                 free(tg);
+                if (ec) {
+                    free(rs);
+                    free(bnd);
+                    return ec;
+                }
                 int32_t to = dfa_state(D, cl, ncl);
                 if (to < 0) {
                     free(rs);
@@ -555,11 +572,13 @@ static int subset(dfa *D, int32_t start) {
                             tg[nt++] = a->e[e2].to;
                         }
                 int32_t *cl, ncl;
-                if (eclose(D, tg, nt, &cl, &ncl)) {
-                    free(tg);
-                    return -1;
-                }
+                int ec = eclose(D, tg, nt, &cl, &ncl);
                 free(tg);
+                if (ec) {
+                    free(rs);
+                    free(bnd);
+                    return ec;
+                }
                 int32_t to = dfa_state(D, cl, ncl);
                 if (to < 0) {
                     free(rs);
@@ -631,6 +650,10 @@ static int build_rule(cf_constraint *K, int32_t rule, ruleinfo *ri, pending_call
         if (rc == -2)
             return cf_errf(err, CF_ELIMIT, "grammar: rule '%s' needs more than %d automaton states",
                            g->rules[rule].name, CF_RULE_MAX_STATES);
+        if (rc == -3)
+            return cf_errf(err, CF_ELIMIT,
+                           "grammar: rule '%s' is too costly to compile (more than %lld subset-construction steps)",
+                           g->rules[rule].name, (long long)CF_SUBSET_WORK_MAX);
         return cf_errf(err, CF_ENOMEM, "grammar: out of memory");
     }
     /* live states: can reach a final state through byte edges or calls */

@@ -33,6 +33,7 @@
 #define CF_STR_COUNT_CAP 65535    /* code points a length-constrained string may reach */
 #define CF_RULE_MAX_STATES 400000 /* DFA states over all rules */
 #define CF_NFA_MAX 2000000        /* NFA states while compiling one rule */
+#define CF_SUBSET_WORK_MAX 50000000LL /* subset-construction steps per rule (~0.4 s at -O2) */
 
 /* ---- vocabulary ---- */
 struct cf_cons_vocab {

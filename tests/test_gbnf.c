@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/clock.h"
 #include "sampler/constraint.h"
 #include "sampler/gbnf.h"
 #include "tests/testutil.h"
@@ -184,6 +185,28 @@ START_TEST(test_big_repetition_bounded) {
 }
 END_TEST
 
+START_TEST(test_quadratic_subset_bounded) {
+    /* found by fuzz_gbnf (tests/fuzz/regress/fuzz_gbnf/optional-repeat-subset-blowup): .?{1,10000}
+     * stays under the state caps but its subset construction is quadratic (10^4 DFA states of up to
+     * 10^4 NFA states): it took > 60 s; the work budget refuses it in well under a second at -O2 */
+    cf_grammar *g = NULL;
+    cf_err e = {0};
+    const char *src = "root ::= . [^\\n]?{1,10000} (\"x\"?\"y \"*)+ | \"a\"\n";
+    ck_assert_int_eq(cf_gbnf_parse(src, strlen(src), &g, &e), 0);
+    cf_constraint *c = NULL;
+    int64_t t0 = cf_now_ns();
+    ck_assert_int_eq(cf_constraint_new(&c, g, NULL, &e), CF_ELIMIT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "too costly to compile"));
+    ck_assert_msg(cf_now_ns() - t0 < 30000000000LL, "took %.1f s", (cf_now_ns() - t0) * 1e-9);
+    /* (the constraint owns g, also on failure) */
+    /* the same shape at a sane size still compiles */
+    const char *ok = "root ::= [^\\n]?{1,100} \"x\"\n";
+    ck_assert_int_eq(cf_gbnf_parse(ok, strlen(ok), &g, &e), 0);
+    ck_assert_int_eq(cf_constraint_new(&c, g, NULL, &e), 0);
+    cf_constraint_free(c);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("gbnf");
     TCase *tc = tcase_create("gbnf");
@@ -195,6 +218,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_right_recursion_ok);
     tcase_add_test(tc, test_big_repetition_bounded);
+    tcase_add_test(tc, test_quadratic_subset_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
