@@ -64,20 +64,6 @@ typedef struct {
     double mn;                               /* fastest batch over all rounds */
 } meas;
 
-static double median_of(const double *v, int n) {
-    double s[MAX_ROUNDS];
-    int k = 0;
-    for (int i = 0; i < n && i < MAX_ROUNDS; i++)
-        if (v[i] == v[i]) s[k++] = v[i]; /* skip NaN */
-    if (!k) return NAN;
-    for (int i = 1; i < k; i++)
-        for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
-            double t = s[j];
-            s[j] = s[j - 1], s[j - 1] = t;
-        }
-    return k % 2 ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
-}
-
 static void git_commit(char *buf, size_t cap) { snprintf(buf, cap, "%s", bench_commit()); }
 
 /* 1-minute load average from /proc/loadavg, -1 if unknown. */
@@ -385,7 +371,7 @@ int bench_kernels_main(int argc, char **argv) {
                 for (int t = 1; t < nthreads; t++) {
                     double rat[MAX_ROUNDS];
                     for (int q = 0; q <= r; q++) rat[q] = mt[t][0].ns[q] > 0 ? mt[0][0].ns[q] / mt[t][0].ns[q] : NAN;
-                    if (median_of(rat, r + 1) < 1 / (1 + SLOWER_TOL))
+                    if (kb_median(rat, r + 1) < 1 / (1 + SLOWER_TOL))
                         want = 3 * rounds < MAX_ROUNDS ? 3 * rounds : MAX_ROUNDS;
                 }
         }
@@ -393,11 +379,11 @@ int bench_kernels_main(int argc, char **argv) {
             int T = threads[t];
             for (int mode = 0; mode < (T > 1 ? 3 : 1); mode++) {
                 meas *m = &mt[t][mode];
-                double ns_call = median_of(m->ns, nr), wall = median_of(m->wall, nr), best = m->mn;
+                double ns_call = kb_median(m->ns, nr), wall = kb_median(m->wall, nr), best = m->mn;
                 /* speedup: median over rounds of the paired ratio to 1 thread auto (same round) */
                 double rat[MAX_ROUNDS];
                 for (int r = 0; r < nr; r++) rat[r] = m->ns[r] > 0 ? mt[0][0].ns[r] / m->ns[r] : NAN;
-                double spd = median_of(rat, nr);
+                double spd = kb_median(rat, nr);
                 double gbs = c->bytes / ns_call, gops = c->ops / ns_call;
                 double lim = c->limit == KB_LIMIT_BW     ? roof[t].dram_gbs
                              : c->limit == KB_LIMIT_FP32 ? roof[t].fp32_gflops

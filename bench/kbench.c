@@ -11,6 +11,7 @@
  * on some VMs), calibrated against the monotonic clock over the measurement, with the cost of
  * reading the counter itself subtracted. */
 #include <limits.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,20 @@ static inline int64_t ticks(void) {
 #else
 static inline int64_t ticks(void) { return cf_now_ns(); }
 #endif
+
+double kb_median(const double *v, int n) {
+    double s[KB_MEDIAN_MAX];
+    int k = 0;
+    for (int i = 0; i < n && i < KB_MEDIAN_MAX; i++)
+        if (v[i] == v[i]) s[k++] = v[i]; /* skip NaN */
+    if (!k) return NAN;
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && s[j] < s[j - 1]; j--) {
+            double t = s[j];
+            s[j] = s[j - 1], s[j - 1] = t;
+        }
+    return k % 2 ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
+}
 
 kb_case *kb_push(kb_case **cases, int *n, int *cap) {
     if (*n == *cap) {

@@ -50,4 +50,9 @@ int kb_family_matmul(int quick, kb_case **cases, int *n, int *cap);
 double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_ns, double *wall_ns,
                     int *samples);
 
+/* Median of v[0..n) ignoring NaN (n <= KB_MEDIAN_MAX; the mean of the middle two when even);
+ * NaN when nothing is left: the statistic of the benches' and the tuner's interleaved rounds. */
+enum { KB_MEDIAN_MAX = 16 };
+double kb_median(const double *v, int n);
+
 #endif

@@ -51,23 +51,6 @@
 #define BUSY_OTHERS 0.10
 enum { MAX_T = 8, AFTER_ROUNDS = 3, AFTER_MAX = 9, MEAS_ROUNDS = 3 };
 
-static double med_n(const double *v, int n) {
-    double s[AFTER_MAX];
-    if (n < 1) return 0;
-    if (n > AFTER_MAX) n = AFTER_MAX;
-    for (int i = 0; i < n; i++) {
-        int j = i;
-        for (; j > 0 && s[j - 1] > v[i]; j--) s[j] = s[j - 1];
-        s[j] = v[i];
-    }
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
-
-static double med3(const double *v) {
-    double a = v[0], b = v[1], c = v[2];
-    return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
-}
-
 static void usage(FILE *f) {
     fprintf(f, "usage: cinfer tune [options]\n"
                "  --out FILE       tuning file to write (default %s)\n"
@@ -314,15 +297,15 @@ int cmd_tune(int argc, char **argv) {
                 if (r == 0 || mn < x->parmin[t]) x->parmin[t] = mn;
             }
         }
-        x->s1 = med3(s1r);
+        x->s1 = kb_median(s1r, MEAS_ROUNDS);
         for (int t = 1; t < nth; t++) {
             double rs[MEAS_ROUNDS], rp[MEAS_ROUNDS];
             for (int r = 0; r < MEAS_ROUNDS; r++) {
                 rs[r] = s1r[r] > 0 ? serr[t][r] / s1r[r] : 0;
                 rp[r] = s1r[r] > 0 ? parr[t][r] / s1r[r] : 0;
             }
-            x->ser[t] = med3(serr[t]), x->par[t] = med3(parr[t]);
-            x->rser[t] = med3(rs), x->rpar[t] = med3(rp);
+            x->ser[t] = kb_median(serr[t], MEAS_ROUNDS), x->par[t] = kb_median(parr[t], MEAS_ROUNDS);
+            x->rser[t] = kb_median(rs, MEAS_ROUNDS), x->rpar[t] = kb_median(rp, MEAS_ROUNDS);
             x->split_before[t] = cf_split_nthreads(x->c.work, cur, th[t]);
         }
     }
@@ -428,9 +411,9 @@ int cmd_tune(int argc, char **argv) {
                 rat[nr] = rT[nr] > 0 ? r1[nr] / rT[nr] : 0;
                 if (nr == 0 || mT < mn) mn = mT;
                 /* a case that reads slower gets more rounds: a real slowdown persists, noise does not */
-                if (nr + 1 == want && want < AFTER_MAX && med_n(rat, nr + 1) < 1 / (1 + LOSE_TOL)) want = AFTER_MAX;
+                if (nr + 1 == want && want < AFTER_MAX && kb_median(rat, nr + 1) < 1 / (1 + LOSE_TOL)) want = AFTER_MAX;
             }
-            x->after[t] = med_n(rT, nr), x->aftermin[t] = mn, x->after1[t] = med_n(r1, nr), x->ratio[t] = med_n(rat, nr);
+            x->after[t] = kb_median(rT, nr), x->aftermin[t] = mn, x->after1[t] = kb_median(r1, nr), x->ratio[t] = kb_median(rat, nr);
             x->after_rounds[t] = nr;
             int sl = x->ratio[t] < 1 / (1 + LOSE_TOL);
             /* a threshold mistake: the new value picks the mode (serial / parallel in the team) that
