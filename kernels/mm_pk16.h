@@ -339,6 +339,16 @@ static inline int pk_usable(const cf_wmat *W, const cf_act_hdr *h, int64_t M) {
     return h->layout != CF_LAYOUT_GROUP && W->pack && W->n >= CF_PACK_ROWS;
 }
 
+/* Rows [n0, n1) of W that the packed tiles do not cover (a range not starting on a group, the
+ * partial last group), by the unpacked row kernels. */
+static void pk_run_unpacked(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y, int64_t ldy,
+                            int64_t n0, int64_t n1) {
+    if (n0 >= n1) return;
+    cf_wmat t = cf_wmat_rows(W, n0, n1 - n0);
+    t.pack = NULL;
+    mm_row_run(&cf_par_serial, &t, h, act, M, Y + n0, ldy);
+}
+
 /* Row layouts (few rows), packed copy: groups of this thread's range by pk_tile, a partial last
  * group by the unpacked row kernels. */
 static void pk_run_rows(const cf_wmat *W, const cf_act_hdr *h, const void *act, int64_t M, float *Y, int64_t ldy,
@@ -366,11 +376,7 @@ static void pk_run_rows(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
             m += MR;
         }
     }
-    if (tail < n1) {
-        cf_wmat t = cf_wmat_rows(W, tail, n1 - tail);
-        t.pack = NULL;
-        mm_row_run(&cf_par_serial, &t, h, act, M, Y + tail, ldy);
-    }
+    pk_run_unpacked(W, h, act, M, Y, ldy, tail, n1);
 }
 
 /* Q4_K / Q6_K, ROW activations, packed copy: as pk_run_rows; the activation side of the
@@ -388,7 +394,10 @@ static void pk_run_rows_k(const cf_wmat *W, const cf_act_hdr *h, const void *act
         _Alignas(64) uint8_t aux_stack[4096];
         size_t aux_bytes = (size_t)(M * nb * per);
         uint8_t *aux = aux_bytes <= sizeof aux_stack ? aux_stack : aligned_alloc(64, (aux_bytes + 63) / 64 * 64);
-        assert(aux);
+        if (!aux) { /* out of memory: the unpacked kernels need no scratch (same results) */
+            pk_run_unpacked(W, h, act, M, Y, ldy, n0, n1);
+            return;
+        }
         for (int64_t m = 0; m < M; m++) {
             if (q4k) pk_q4k_hl(bs + m * nb * 16, nb, aux + m * nb * per);
             else pk_q6k_off(bs + m * nb * 16, nb, (int32_t *)(void *)(aux + m * nb * per));
@@ -414,11 +423,7 @@ static void pk_run_rows_k(const cf_wmat *W, const cf_act_hdr *h, const void *act
         }
         if (aux != aux_stack) free(aux);
     }
-    if (tail < n1) {
-        cf_wmat t = cf_wmat_rows(W, tail, n1 - tail);
-        t.pack = NULL;
-        mm_row_run(&cf_par_serial, &t, h, act, M, Y + tail, ldy);
-    }
+    pk_run_unpacked(W, h, act, M, Y, ldy, tail, n1);
 }
 
 /* COLB activations: cache blocks of tile_mm_mc rows, then this thread's groups, then register
