@@ -41,4 +41,5 @@ typedef __m512 gvf;
 #define G_DPBUSD(acc, u, s) (acc)
 
 #define MM_ISA avx512
+#define MM_AQ512 1
 #include "kernels/mm_entry.h"

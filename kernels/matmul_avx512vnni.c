@@ -42,4 +42,5 @@ typedef __m512 gvf;
 
 #define MM_ISA avx512vnni
 #define MM_PK16 1
+#define MM_AQ512 1
 #include "kernels/mm_entry.h"

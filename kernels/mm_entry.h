@@ -9,6 +9,9 @@
 #ifdef MM_PK16
 #include "kernels/mm_pk16.h"
 #endif
+#ifdef MM_AQ512
+#include "kernels/mm_aq512.h"
+#endif
 
 #define MM_CAT_(a, b) a##b
 #define MM_CAT(a, b) MM_CAT_(a, b)
@@ -43,7 +46,11 @@ void MM_CAT(cf_mm_act_quantize_, MM_ISA)(const cf_par *p, int wtype, void *act, 
     if (p->ith == 0) memcpy(act, &h, sizeof h);
     long lo, hi, gran = h.layout == CF_LAYOUT_GROUP ? h.group : 1;
     cf_split(p, (long)h.Mp, (long)K, cf_tuning_get()->thresh_quant_act, gran, &lo, &hi);
+#ifdef MM_AQ512
+    mm_aq_rows512(&h, act, X, ldx, lo, hi);
+#else
     mm_aq_rows(&h, act, X, ldx, lo, hi);
+#endif
 }
 
 void MM_CAT(cf_mm_matmul_act_, MM_ISA)(const cf_par *p, const cf_wmat *W, const void *act, int64_t M, float *Y,

@@ -2,7 +2,7 @@
  * (read back through an identity Q8_0 weight) are exactly those of the documented formula under
  * each convention, on every ISA level and row-group layout; random Q8_0 / Q4_0 products are
  * bitwise equal to the ref level under BF16 too (test_matmul covers the default F16); edge
- * blocks (zeros, underflowing scale, huge values); parsing and the environment variable. */
+ * blocks (zeros, underflowing scale, f16-subnormal scales, huge values); parsing and the environment variable. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +85,9 @@ START_TEST(test_values_per_convention) {
     for (int64_t k = 0; k < 32; k++) X[1 * K + k] *= 1e-37f; /* block 0 of row 1: scale underflows under bf16 */
     X[2 * K + 40] = 1000.0f;                           /* lone outlier */
     for (int64_t k = 0; k < 32; k++) X[3 * K + k] = (float)(k - 16) * 0.5f; /* exact halves */
+    for (int64_t k = 0; k < 32; k++) X[4 * K + k] *= 1e-5f;      /* f16 scale is subnormal */
+    for (int64_t k = 32; k < 64; k++) X[5 * K + k] *= 3e-7f;     /* f16 scale: the smallest subnormals */
+    for (int64_t k = 64; k < 96; k++) X[6 * K + k] *= 1e-8f;     /* f16 scale underflows to 0 */
     for (int isa = 0; isa < CF_ISA_COUNT; isa++) {
         if (!cf_isa_supported((cf_isa)isa)) continue;
         for (int mi = 0; mi < NM; mi++) {
