@@ -3,13 +3,12 @@
  *
  * The same bytes as mm_aq_rows / cf_q8_block_ref, per block of 32 floats:
  *   amax = max |x| (a max tree over two zmm), d0 = amax / 127, id = 127 / amax;
- *   d = the block scale by cf_act_q8_0_scale's convention (F16: F16C's vcvtps2ph rounds to nearest
- *       even like cf_f32_to_f16, subnormal halves included; BF16: cf_act_q8_0_scale itself);
+ *   d = the block scale by cf_act_q8_0_scale's convention (mm_act_q8_0_scale: F16 through F16C);
  *   q = cvt(x * id) (round to nearest even: the default MXCSR), |q| <= 127, packed by vpmovsdb;
  *   s8 = 8 * sum(q).
  * A block with amax = 0, inf or nan, and the padding rows >= M, are zeros (d = 0, s8 = 0).
- * The F32 and Q8_K kinds go to mm_aq_rows.  Measured (1 thread, M=512 K=1536): 33 ns per
- * block by mm_aq_rows, whose scalar f16 rounding and 256-bit horizontal sums dominate. */
+ * The F32 and Q8_K kinds go to mm_aq_rows.  Measured (1 thread, M=512 K=1536, ns per block):
+ * 8.2 here; mm_aq_rows (AVX2) 32.7 with the software f16 rounding, 13.9 with F16C. */
 #ifndef CF_MM_AQ512_H
 #define CF_MM_AQ512_H
 
@@ -20,9 +19,7 @@ MM_INLINE __m256i aq512_block(const float *x, int conv, float *d, int32_t *s8) {
     *d = 0.0f;
     *s8 = 0;
     if (!(amax > 0) || !(amax < INFINITY)) return _mm256_setzero_si256();
-    float id = 127.0f / amax, d0 = amax / 127.0f, dq;
-    if (conv == CF_ACT_SCALE_F16) dq = _cvtsh_ss(_cvtss_sh(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    else dq = cf_act_q8_0_scale(d0, conv, &id);
+    float id = 127.0f / amax, dq = mm_act_q8_0_scale(amax / 127.0f, conv, &id);
     if (id == 0) return _mm256_setzero_si256(); /* BF16 scale underflow: a zero block */
     __m512 vid = _mm512_set1_ps(id);
     __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(a, vid)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(c, vid));

@@ -62,6 +62,13 @@ MM_INLINE float mm_aq_scale(const float *x, int n, float *id, int *ok) {
     return amax / 127.0f;
 }
 
+/* cf_act_q8_0_scale with the F16 rounding by F16C (vcvtps2ph rounds to nearest even like
+ * cf_f32_to_f16, subnormal halves included; tested against ref by test_act_scale). */
+MM_INLINE float mm_act_q8_0_scale(float d0, int conv, float *id) {
+    if (conv == CF_ACT_SCALE_F16) return _cvtsh_ss(_cvtss_sh(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    return cf_act_q8_0_scale(d0, conv, id);
+}
+
 /* 32 floats -> 32 int8 in natural order; *s_lo / *s_hi = sums of elements 0..15 / 16..31. */
 MM_INLINE __m256i mm_aq32(const float *x, __m256 id, int32_t *s_lo, int32_t *s_hi) {
     __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 0), id));
@@ -116,7 +123,7 @@ static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t l
             int ok = 0;
             float d = r < h->M ? mm_aq_scale(x + b * h->blk, h->blk, &id, &ok) : 0.0f;
             if (ok && h->kind == CF_ACT_Q8_0) {
-                d = cf_act_q8_0_scale(d, conv, &id);
+                d = mm_act_q8_0_scale(d, conv, &id);
                 ok = id != 0;
             }
             __m256 vid = _mm256_set1_ps(id);
