@@ -9,6 +9,7 @@
 
 #include "bench/kbench.h"
 #include "kernels/attn.h"
+#include "kernels/bigmem.h"
 #include "kernels/quant.h"
 
 #define VERIFY_ABS_TOL 2e-5 /* q, k, v in [-1, 1]: outputs are convex combinations of v */
@@ -34,7 +35,7 @@ static int ensure(st_t *s) {
     int64_t ld = (int64_t)s->sh.n_head * s->sh.head_dim, kvs = (int64_t)s->sh.n_kv_head * s->sh.head_dim;
     size_t esz = s->kv_type == CF_T_F16 ? 2 : 4, per = (size_t)(s->n_kv * kvs);
     s->seqs = calloc(s->n_seqs, sizeof(cf_attn_seq));
-    s->kv = malloc(per * esz * 2 * s->n_seqs);
+    s->kv = cf_alloc_big(per * esz * 2 * s->n_seqs); /* as the model's KV cache */
     s->q = malloc(sizeof(float) * s->n_seqs * s->n_q * ld);
     s->out = calloc((size_t)(s->n_seqs * s->n_q * ld), sizeof(float));
     s->pos = malloc(sizeof(int32_t) * s->n_q);

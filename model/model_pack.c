@@ -1,8 +1,8 @@
 /* PK16 packed copies of a loaded model's Q4_0 / Q8_0 / Q4_K / Q6_K matrices (layout: kernels/matmul.h). */
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
+#include "kernels/bigmem.h"
 #include "kernels/cpu.h"
 #include "kernels/parallel.h"
 #include "kernels/tuning.h"
@@ -78,11 +78,7 @@ size_t cf_model_pack(cf_model *m) {
     for (int i = 0; i < n; i++) total += cf_wmat_pack_bytes(w[i]);
     /* 2 MiB pages where the kernel allows: decode streams the whole copy per token, and with 4 KiB
      * pages the TLB misses and the prefetchers' page-boundary stops cost a third of the bandwidth */
-    size_t huge = (size_t)2 << 20, alloc = (total + huge - 1) / huge * huge;
-    char *buf = total ? aligned_alloc(huge, alloc) : NULL;
-#ifdef MADV_HUGEPAGE
-    if (buf) madvise(buf, alloc, MADV_HUGEPAGE);
-#endif
+    char *buf = total ? cf_alloc_big(total) : NULL;
     if (buf) {
         pack_job job = {w, n, buf};
         pack_all(&job);
