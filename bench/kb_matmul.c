@@ -1,6 +1,7 @@
 /* Kernel-bench family: matmul Y = X * W^T (cf_matmul: activation quantization, barrier, product)
  * over weight type x (M, N, K):
- *   - decode (M = 1) over weights larger than 64 MB: bandwidth bound, judged against DRAM read;
+ *   - decode (M = 1, and M = 8 for Q4_0: eight sequences) over weights larger than 64 MB:
+ *     bandwidth bound at M = 1, judged against DRAM read;
  *   - prefill M = 256 at 2048 x 2048: compute bound, judged against the int8 (or FP32) peak;
  *   - the SmolLM2-135M shapes (dim 576, ffn 1536, kv 192, vocab 49152) at M = 1, 256, 512.
  * Weights are random bytes with finite block scales (speed does not depend on the values).
@@ -175,6 +176,8 @@ int kb_family_matmul(int quick, kb_case **cases, int *n, int *cap) {
         if (quick && big[i].t != CF_T_Q4_0 && big[i].t != CF_T_Q8_0) continue;
         if (push(cases, n, cap, big[i].t, 1, big[i].N, big[i].K, ">64MB")) return -1;
     }
+    /* eight sequences decoding together over the same weights (a --parallel 8 step) */
+    if (push(cases, n, cap, CF_T_Q4_0, 8, 16384, 8192, ">64MB")) return -1;
     /* prefill */
     static const int pre[] = {CF_T_Q8_0, CF_T_Q4_0, CF_T_Q4_K, CF_T_Q6_K, CF_T_F16};
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
