@@ -35,6 +35,8 @@
       8, 8)                                                                                       \
     X(tile_mm_pf, "matmul: prefetch distance of the packed (PK16) row kernels, bytes (0 = off)", 0, 0, 0, \
       256)                                                                                          \
+    X(tile_mm_pf_multi, "matmul: prefetch distance of packed tiles of several activation rows, bytes (0 = off)", \
+      0, 0, 0, 4096)                                                                              \
     X(tile_mm_pkmr, "matmul: activation rows per register tile of the packed GEMM (1..8)", 6, 6, 6, \
       6)                                                                                          \
     X(mm_pack, "matmul: pack Q4_0/Q8_0/Q4_K/Q6_K weights at load (PK16, read by avx512vnni; 0/1)", 0, 0, \
