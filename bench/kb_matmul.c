@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "bench/kbench.h"
+#include "kernels/bigmem.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
 #include "kernels/tuning.h"
@@ -79,11 +79,7 @@ static int setup(st_t *s) {
     for (int64_t i = 0; i < s->M * s->K; i++) s->x[i] = (float)(next(&r) >> 29) / 16777216.0f * 2.0f - 1.0f;
     s->w = (cf_wmat){s->wdata, s->type, s->N, s->K, rb, NULL};
     if (s->packed) {
-        size_t pb = cf_wmat_pack_bytes(&s->w), huge = (size_t)2 << 20, alloc = (pb + huge - 1) / huge * huge;
-        if (!(s->wpack = aligned_alloc(huge, alloc))) return -1;
-#ifdef MADV_HUGEPAGE
-        madvise(s->wpack, alloc, MADV_HUGEPAGE);
-#endif
+        if (!(s->wpack = cf_alloc_big(cf_wmat_pack_bytes(&s->w)))) return -1; /* as model load */
         cf_wmat_pack(&s->w, s->wpack);
         s->w.pack = s->wpack;
     }
