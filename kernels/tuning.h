@@ -42,6 +42,8 @@
     X(mm_pack, "matmul: pack Q4_0/Q8_0/Q4_K/Q6_K weights at load (PK16, read by avx512vnni; 0/1)", 0, 0, \
       0, 1)                                                                                       \
     X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)         \
+    X(tile_attn_pf, "attention: bytes of K/V rows a thread prefetches into L2 before computing (0 = off)", 0, \
+      0, 524288, 524288)                                                                          \
     X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 16, \
       16)
 
