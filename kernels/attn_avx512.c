@@ -507,8 +507,8 @@ static void add_task(const cf_attn_task *t, void *vg) {
  * weights streamed since the layer before, and the rows of one sequence are short streams the
  * hardware prefetchers hardly train on; requesting them all at once overlaps their misses.
  * Measured (8 sequences x 160 positions, 9/3 heads, hd 64, f16, cache evicted between steps,
- * paired alternation in one process): 0.88-0.96x the attention time at 1 and 2 threads, 1
- * sequence 0.90-0.92x.  Long contexts: only the first tile_attn_pf bytes are requested. */
+ * paired alternation in one process): 0.95x the attention time at 1 thread, 0.97x at 2; one
+ * sequence 0.94x / 0.79x.  Long contexts: only the first tile_attn_pf bytes are requested. */
 typedef struct {
     const cf_attn_shape *sh;
     const cf_attn_seq *seqs;

@@ -38,14 +38,11 @@ static void mm_aq_rows512(const cf_act_hdr *h, void *act, const float *X, int64_
     int8_t *q = (int8_t *)act + CF_ACT_HDR;
     float *dd = (float *)((char *)act + h->off_b);
     int32_t *ss = (int32_t *)(void *)((char *)act + h->off_c);
-    const int G = h->layout == CF_LAYOUT_GROUP ? h->group : 1;
     const int conv = cf_act_scale_get();
     for (int64_t r = r0; r < r1; r++) {
         const float *x = X + r * ldx;
         for (int64_t b = 0; b < h->nb; b++) {
-            int64_t di = h->layout == CF_LAYOUT_GROUP  ? ((r / G) * h->nb + b) * G + r % G
-                         : h->layout == CF_LAYOUT_COLB ? b * h->Mp + r
-                                                       : r * h->nb + b;
+            int64_t di = mm_aq_di(h, r, b);
             float d = 0.0f;
             int32_t s8 = 0;
             __m256i v = r < h->M ? aq512_block(x + b * 32, conv, &d, &s8) : _mm256_setzero_si256();

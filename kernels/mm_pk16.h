@@ -10,14 +10,13 @@
  * acc = fma(dx_b*dw_b, (float)i_b, acc) lane-wise in increasing b: the canonical order, so the
  * results are bitwise those of every other level.
  *   few rows (ROW / ROWPAIR activations, decode): pk_tile, up to 4 rows x 16 weight rows, four
- *     dpbusd chains per row, software prefetch tile_mm_pf bytes ahead in the packed stream;
+ *     dpbusd chains per row, software prefetch ahead in the packed stream (below);
  *     needs the packed copy (without one the unpacked row kernels run);
  *   many rows (COLB activations, M >= tile_mm_gemm_m): pk_gtile, tile_mm_pkmr rows x 16 weight
  *     rows, cache blocks of tile_mm_mc rows; a group without a packed copy (or a partial last
- *     group) is packed on the fly, its cost shared by all M rows.  The first register tile over
- *     a packed group prefetches tile_mm_pf_multi bytes ahead.
- * Prefetch: only the first register tile over a group (the one that streams it from memory)
- * prefetches: tile_mm_pf bytes ahead when it has one activation row, tile_mm_pf_multi when it has
+ *     group) is packed on the fly, its cost shared by all M rows.
+ * Prefetch (pk_pf_dist): only the first register tile over a group (the one that streams it
+ * from memory) prefetches: tile_mm_pf bytes ahead for one activation row, tile_mm_pf_multi for
  * several (it consumes the stream several times slower, so the prefetches must run farther
  * ahead).  Measured, Q4_0 16384 x 8192 (75 MB) packed, paired runs vs no prefetch: M = 1:
  * 256 B 0.93 (1 thread) / 0.81 (2), 4096 B 0.91 / 0.89; M = 2 (2 threads): 256 B 0.92, 2048 B
@@ -339,6 +338,11 @@ MM_INLINE void pk_gtile_mr(int wt, int MR, const uint8_t *g, int64_t nb, const i
 #undef PK_G
 }
 
+/* Prefetch distance in bytes for the first register tile over a group, by activation rows. */
+static inline int64_t pk_pf_dist(int64_t rows) {
+    return rows > 1 ? cf_tuning_get()->tile_mm_pf_multi : cf_tuning_get()->tile_mm_pf;
+}
+
 /* Whether matmul_act takes the packed path: COLB activations (any Q4_0 / Q8_0 weights: a group
  * without a packed copy is packed on the fly, its cost shared by all M rows), or the row layouts
  * with a packed copy. */
@@ -369,7 +373,7 @@ static void pk_run_rows(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
     const float *d = (const float *)((const char *)act + h->off_b);
     const int32_t *s8 = (const int32_t *)((const char *)act + h->off_c);
     size_t stride = cf_wmat_pack_stride(W);
-    const int64_t pf = M > 1 ? cf_tuning_get()->tile_mm_pf_multi : cf_tuning_get()->tile_mm_pf;
+    const int64_t pf = pk_pf_dist(M);
     for (int64_t n = n0; n < tail; n += CF_PACK_ROWS) {
         const uint8_t *g = (const uint8_t *)W->pack + (size_t)(n / CF_PACK_ROWS) * stride;
         for (int64_t m = 0; m < M;) {
@@ -413,7 +417,7 @@ static void pk_run_rows_k(const cf_wmat *W, const cf_act_hdr *h, const void *act
             else pk_q6k_off(bs + m * nb * 16, nb, (int32_t *)(void *)(aux + m * nb * per));
         }
         size_t stride = cf_wmat_pack_stride(W);
-        const int64_t pf = M > 1 ? cf_tuning_get()->tile_mm_pf_multi : cf_tuning_get()->tile_mm_pf;
+        const int64_t pf = pk_pf_dist(M);
         for (int64_t n = n0; n < tail; n += CF_PACK_ROWS) {
             const uint8_t *g = (const uint8_t *)W->pack + (size_t)(n / CF_PACK_ROWS) * stride;
             for (int64_t m = 0; m < M;) {
@@ -454,7 +458,7 @@ static void pk_run_gemm(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
         assert(buf);
     }
     int MRt = tu->tile_mm_pkmr < 1 ? 1 : tu->tile_mm_pkmr > 8 ? 8 : (int)tu->tile_mm_pkmr;
-    const int64_t pf = tu->tile_mm_pf_multi;
+    const int64_t pf = tu->tile_mm_pf_multi; /* the GEMM path serves many rows */
     int64_t mc = tu->tile_mm_mc > 0 ? tu->tile_mm_mc : M;
     for (int64_t mA = 0; mA < M; mA += mc) {
         int64_t mB = mA + mc < M ? mA + mc : M;

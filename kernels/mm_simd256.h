@@ -101,6 +101,12 @@ MM_INLINE void mm_aq_store(const cf_act_hdr *h, int8_t *q, int64_t r, int64_t b,
     }
 }
 
+/* Index of (row r, block b) in the d / sums regions of the act buffer, per layout. */
+MM_INLINE int64_t mm_aq_di(const cf_act_hdr *h, int64_t r, int64_t b) {
+    if (h->layout == CF_LAYOUT_GROUP) return ((r / h->group) * h->nb + b) * h->group + r % h->group;
+    return h->layout == CF_LAYOUT_COLB ? b * h->Mp + r : r * h->nb + b;
+}
+
 /* Quantizes rows [r0, r1) of the (padded) activation; rows >= M are stored as zeros. */
 static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t ldx, int64_t r0, int64_t r1) {
     int8_t *q = (int8_t *)act + CF_ACT_HDR;
@@ -115,10 +121,7 @@ static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t l
         }
         const float *x = X + r * ldx;
         for (int64_t b = 0; b < h->nb; b++) {
-            /* index of (row r, block b) in the d / sums regions */
-            int64_t di = h->layout == CF_LAYOUT_GROUP  ? ((r / G) * h->nb + b) * G + r % G
-                         : h->layout == CF_LAYOUT_COLB ? b * h->Mp + r
-                                                       : r * h->nb + b;
+            int64_t di = mm_aq_di(h, r, b);
             float id = 0;
             int ok = 0;
             float d = r < h->M ? mm_aq_scale(x + b * h->blk, h->blk, &id, &ok) : 0.0f;
