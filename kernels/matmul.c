@@ -3,6 +3,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/mm_priv.h"
+#include "kernels/tuning.h"
 
 cf_act_kind cf_act_kind_of(int wtype) {
     switch (wtype) {
@@ -45,6 +46,17 @@ void cf_matmul_act(const cf_par *p, const cf_wmat *W, const void *act, int64_t M
 void cf_matmul(const cf_par *p, const cf_wmat *W, const float *X, int64_t ldx, int64_t M, float *Y,
                int64_t ldy, void *scratch) {
     const cf_matmul_ops *o = active();
+    const cf_tuning *t = cf_tuning_get();
+    if (p->nth > 1 && cf_split_nthreads((long)(M * W->k), t->thresh_quant_act, p->nth) == 1 &&
+        cf_split_nthreads((long)(M * W->n * W->k), t->thresh_matmul, p->nth) == 1) {
+        /* both steps serial: thread 0 does them with no barrier between (a barrier's hand-off
+         * costs more than a small matmul: M=1 192x576 read 0.63x of its 1-thread time) */
+        if (p->ith == 0) {
+            o->act_quantize(&cf_par_serial, W->type, scratch, X, ldx, M, W->k);
+            o->matmul_act(&cf_par_serial, W, scratch, M, Y, ldy);
+        }
+        return;
+    }
     o->act_quantize(p, W->type, scratch, X, ldx, M, W->k);
     cf_barrier(p);
     o->matmul_act(p, W, scratch, M, Y, ldy);

@@ -10,8 +10,8 @@
  *
  * Threading: call from every thread of a team (cf_par).  Activation quantization splits rows on
  * thresh_quant_act (elements); the product splits on thresh_matmul (multiply-accumulates) over N
- * in granules of tile_mm_nc weight rows, or over whole activation row groups when N has too few
- * granules to balance the team.  No barrier at the end: the caller barriers before reading Y.
+ * in granules of tile_mm_nc weight rows (of one register tile when that shares N more evenly), or
+ * over whole activation row groups when N has too few granules to balance the team.  No barrier at the end: the caller barriers before reading Y.
  *
  * Paths (SIMD levels; tile sizes from cf_tuning_get()):
  *   M <  tile_mm_gemm_m: row kernels: 8 (activation row, weight row) pairs per register tile,
@@ -117,7 +117,8 @@ void cf_act_quantize(const cf_par *p, int wtype, void *act, const float *X, int6
 /* Y = act * W^T; N split across the team; caller barriers. */
 void cf_matmul_act(const cf_par *p, const cf_wmat *W, const void *act, int64_t M, float *Y,
                    int64_t ldy);
-/* Convenience: quantize into scratch (cf_act_bytes), barrier, product.  Caller barriers after. */
+/* Convenience: quantize into scratch (cf_act_bytes), barrier, product; when both steps stay serial
+ * (thresholds) thread 0 does both and nobody waits.  Caller barriers after. */
 void cf_matmul(const cf_par *p, const cf_wmat *W, const float *X, int64_t ldx, int64_t M, float *Y,
                int64_t ldy, void *scratch);
 

@@ -51,6 +51,12 @@ void cf_mm_split(const cf_par *p, int64_t M, int64_t N, int64_t K, int nr, int m
     long nchunks = (long)((N + gran - 1) / gran), mgroups = mg > 0 ? (long)((M + mg - 1) / mg) : 0;
     /* imbalance of each choice: largest share / ideal share */
     double imb_n = (double)((nchunks + used - 1) / used) * used / (double)(nchunks ? nchunks : 1);
+    if (used > 1 && gran > nr) { /* too few granules to share evenly (N = 192 or 576 over 64-row
+                                  * granules on 2 threads): split at whole tiles instead */
+        long fine = (long)((N + nr - 1) / nr);
+        double imb_f = (double)((fine + used - 1) / used) * used / (double)(fine ? fine : 1);
+        if (imb_f < imb_n) gran = nr, nchunks = fine, imb_n = imb_f;
+    }
     double imb_m = (double)((mgroups + used - 1) / used) * used / (double)(mgroups ? mgroups : 1);
     if (used > 1 && mg > 0 && imb_m < imb_n && mgroups >= used) {
         cf_split(p, mgroups, (long)(mg * N * K), t->thresh_matmul, 1, &lo, &hi);

@@ -462,6 +462,10 @@ static void pk_run_gemm(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
     int64_t mc = tu->tile_mm_mc > 0 ? tu->tile_mm_mc : M;
     for (int64_t mA = 0; mA < M; mA += mc) {
         int64_t mB = mA + mc < M ? mA + mc : M;
+        /* a block of at most 8 rows (several sequences decoding) is one tile, so each group is
+         * unpacked once: M = 8 over a 75 MB Q4_0 weight 0.88x the time of 6 + 2 rows, at 1 and
+         * 2 threads (paired in one process); from 12 rows on tile_mm_pkmr rules */
+        int MRb = mB - mA <= 8 ? (int)(mB - mA) : MRt;
         for (int64_t n = n0; n < n1; n += CF_PACK_ROWS) {
             const uint8_t *g;
             if (use_pack && n + CF_PACK_ROWS <= n16) {
@@ -471,8 +475,8 @@ static void pk_run_gemm(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
                 g = buf;
             }
             int nvalid = n1 - n < CF_PACK_ROWS ? (int)(n1 - n) : CF_PACK_ROWS;
-            for (int64_t m = mA; m < mB; m += MRt) {
-                int MR = mB - m < MRt ? (int)(mB - m) : MRt;
+            for (int64_t m = mA; m < mB; m += MRb) {
+                int MR = mB - m < MRb ? (int)(mB - m) : MRb;
                 /* the first pass over a packed group streams it from memory: prefetch ahead */
                 int64_t pfm = mA == 0 && m == mA && g != buf ? pf : 0;
                 pk_gtile_mr(W->type, MR, g, h->nb, q + m * 32, d + m, s8 + m, h->Mp, Y + m * ldy + n, ldy, nvalid, pfm);

@@ -106,12 +106,13 @@ int cf_split_nthreads(long work, long thresh, int nth) {
 
 void cf_split(const cf_par *p, long n, long cost, long thresh, long granule, long *lo, long *hi) {
     if (granule < 1) granule = 1;
+    long chunks = (n + granule - 1) / granule;
     int used = cf_split_nthreads(n * (cost > 0 ? cost : 1), thresh, p->nth);
+    if (used > chunks) used = chunks > 0 ? (int)chunks : 1; /* fewer items than threads: the first take them */
     if (p->ith >= used) {
         *lo = *hi = n;
         return;
     }
-    long chunks = (n + granule - 1) / granule;
     long c0 = chunks * p->ith / used, c1 = chunks * (p->ith + 1) / used;
     long a = c0 * granule, b = c1 * granule;
     *lo = a < n ? a : n;

@@ -44,7 +44,8 @@ void cf_parallel_run(int nth, void (*fn)(const cf_par *p, void *arg), void *arg)
  * clamp(work / thresh, 1, nth).  thresh <= 0 means always use all nth. */
 int cf_split_nthreads(long work, long thresh, int nth);
 
-/* Splits n items, each `cost` work units, over the threads that take part (above); ranges are
+/* Splits n items, each `cost` work units, over the threads that take part (above, and at most
+ * one per granule: a single row runs on thread 0, not on the last thread); ranges are
  * multiples of `granule` items (the last may be shorter).  Threads that do not take part get
  * an empty range [x, x). */
 void cf_split(const cf_par *p, long n, long cost, long thresh, long granule, long *lo, long *hi);

@@ -97,6 +97,15 @@ START_TEST(test_split_rule) {
             }
             ck_assert_int_eq(covered, n);
         }
+    /* fewer granules than threads: the first threads take them (a single row stays on thread 0) */
+    for (int i = 0; i < 4; i++) {
+        cf_par p = {i, 4, NULL};
+        long lo, hi;
+        cf_split(&p, 1, 1000, 1, 1, &lo, &hi);
+        ck_assert_int_eq(hi - lo, i == 0 ? 1 : 0);
+        cf_split(&p, 20, 1000, 1, 8, &lo, &hi); /* 3 granules: threads 0..2 */
+        ck_assert_int_eq(hi > lo, i < 3);
+    }
 }
 END_TEST
 

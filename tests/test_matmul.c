@@ -29,7 +29,7 @@
 
 static const int k_types[] = {CF_T_F32, CF_T_F16, CF_T_BF16, CF_T_Q8_0, CF_T_Q4_0, CF_T_Q4_K, CF_T_Q6_K};
 #define NTYPES (int)(sizeof k_types / sizeof k_types[0])
-static const int64_t k_M[] = {1, 2, 3, 7, 31, 33, 257};
+static const int64_t k_M[] = {1, 2, 3, 7, 8, 31, 33, 257}; /* 8: the GEMM's one-tile block */
 static const int64_t k_N[] = {1, 7, 31, 33, 257};
 
 static double tol_of(int t) {
@@ -180,8 +180,8 @@ START_TEST(test_matmul_sweep) {
     int t = k_types[_i];
     int64_t ks[4];
     int nk = k_list(t, ks);
-    for (int a = 0; a < 7; a++)
-        for (int b = 0; b < 5; b++)
+    for (size_t a = 0; a < sizeof k_M / sizeof k_M[0]; a++)
+        for (size_t b = 0; b < sizeof k_N / sizeof k_N[0]; b++)
             for (int c = 0; c < nk; c++) {
                 /* the largest shapes once per type, not for every K */
                 if (k_M[a] * k_N[b] > 257 * 33 && c != nk - 1) continue;
@@ -413,9 +413,19 @@ START_TEST(test_matmul_dispatch) {
         wbuf w = make_w(t, N, K, 17);
         float *X = rand_x(M, K, 19), *Y = malloc(M * N * sizeof(float)), *Z = malloc(M * N * sizeof(float));
         conv_job j = {&w.w, X, M, Y, aligned_alloc(64, (cf_act_bytes(t, M, K) + 63) / 64 * 64)};
-        cf_parallel_run(2, conv_fn, &j);
         run_mm(cf_matmul_ops_for(cf_isa_active()), &w.w, X, K, M, Z, N, 1);
-        ck_assert(memcmp(Y, Z, M * N * sizeof(float)) == 0);
+        /* thresholds as in force (this size: both steps serial, thread 0 alone, no barrier) and
+         * 1 (both split over the team, a barrier between) */
+        int iq = cf_tuning_find("thresh_quant_act"), im = cf_tuning_find("thresh_matmul");
+        long q0 = cf_tuning_value(cf_tuning_get(), iq), m0 = cf_tuning_value(cf_tuning_get(), im);
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass) cf_tuning_set_value(cf_tuning_mut(), iq, 1), cf_tuning_set_value(cf_tuning_mut(), im, 1);
+            memset(Y, 0xff, M * N * sizeof(float));
+            cf_parallel_run(2, conv_fn, &j);
+            ck_assert_msg(memcmp(Y, Z, M * N * sizeof(float)) == 0, "%s: cf_matmul on 2 threads (pass %d) differs",
+                          cf_dtype_get(t)->name, pass);
+        }
+        cf_tuning_set_value(cf_tuning_mut(), iq, q0), cf_tuning_set_value(cf_tuning_mut(), im, m0);
         free(j.scratch), free(X), free(Y), free(Z), free(w.data);
     }
     ck_assert_int_eq(cf_act_kind_of(CF_T_Q4_0), CF_ACT_Q8_0);
