@@ -46,6 +46,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: cinfer bench kernels [options]\n"
                "  --threads LIST    thread counts, e.g. 1,2,4,8 (default 1,2)\n"
                "  --kernels LIST    kernels or families to run, e.g. rmsnorm,rope,attn (default all)\n"
+               "  --match TEXT      only cases whose \"kernel size type\" contains TEXT, e.g. 'N=192 K=576'\n"
                "  --quick           a sub-minute subset of the sweep\n"
                "  --format FMT      md (default), csv or json\n"
                "  --min-time SEC    measuring time per (case, threads, mode) (default 0.1, quick 0.02)\n"
@@ -155,7 +156,7 @@ typedef struct {
 int bench_kernels_main(int argc, char **argv) {
     int threads[MAX_THREADS] = {1, 2}, nthreads = 2, quick = 0, fmt = REP_MD, rounds = 3;
     double min_time = -1;
-    const char *out_path = NULL, *kernels = NULL, *plot_dir = NULL;
+    const char *out_path = NULL, *kernels = NULL, *plot_dir = NULL, *match = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -168,6 +169,8 @@ int bench_kernels_main(int argc, char **argv) {
             if (cli_int_list(CMD, "--threads", v, 1, 256, threads, MAX_THREADS, &nthreads)) return CLI_USAGE;
         } else if (!strcmp(a, "--kernels")) {
             if (!(kernels = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--match")) {
+            if (!(match = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--format")) {
             if (!(v = cli_value(CMD, argc, argv, &i))) return CLI_USAGE;
             if ((fmt = rep_format_parse(v)) < 0)
@@ -318,6 +321,11 @@ int bench_kernels_main(int argc, char **argv) {
         int sel = !nwant;
         for (int w = 0; w < nwant && !sel; w++)
             sel = !strcmp(c->kernel, want[w]) || !strcmp(k_families[fam_of[i]].name, want[w]);
+        if (sel && match) {
+            char full[sizeof c->kernel + sizeof c->size + sizeof c->type + 2];
+            snprintf(full, sizeof full, "%s %s %s", c->kernel, c->size, c->type);
+            sel = strstr(full, match) != NULL;
+        }
         if (!sel) {
             if (c->free) c->free(c);
             continue;

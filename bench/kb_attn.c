@@ -34,11 +34,11 @@ static int ensure(st_t *s) {
     if (s->seqs) return 0;
     int64_t ld = (int64_t)s->sh.n_head * s->sh.head_dim, kvs = (int64_t)s->sh.n_kv_head * s->sh.head_dim;
     size_t esz = s->kv_type == CF_T_F16 ? 2 : 4, per = (size_t)(s->n_kv * kvs);
-    s->seqs = calloc(s->n_seqs, sizeof(cf_attn_seq));
+    s->seqs = kb_alloc(s->n_seqs * sizeof(cf_attn_seq));
     s->kv = cf_alloc_big(per * esz * 2 * s->n_seqs); /* as the model's KV cache */
-    s->q = malloc(sizeof(float) * s->n_seqs * s->n_q * ld);
-    s->out = calloc((size_t)(s->n_seqs * s->n_q * ld), sizeof(float));
-    s->pos = malloc(sizeof(int32_t) * s->n_q);
+    s->q = kb_alloc(sizeof(float) * s->n_seqs * s->n_q * ld);
+    s->out = kb_alloc(sizeof(float) * (size_t)(s->n_seqs * s->n_q * ld));
+    s->pos = kb_alloc(sizeof(int32_t) * s->n_q);
     if (!s->seqs || !s->kv || !s->q || !s->out || !s->pos) return -1;
     uint64_t r = 99;
     for (size_t i = 0; i < per * 2 * s->n_seqs; i++) {

@@ -50,8 +50,8 @@ static int setup(st_t *s) {
     const cf_dtype_info *ti = cf_dtype_get(s->type);
     size_t rb = cf_row_bytes(s->type, s->K), wbytes = rb * (size_t)s->N;
     s->wdata = aligned_alloc(64, (wbytes + 63) / 64 * 64);
-    s->x = malloc((size_t)(s->M * s->K) * sizeof(float));
-    s->y = malloc((size_t)(s->M * s->N) * sizeof(float));
+    s->x = kb_alloc((size_t)(s->M * s->K) * sizeof(float));
+    s->y = kb_alloc((size_t)(s->M * s->N) * sizeof(float));
     size_t ab = cf_act_bytes(s->type, s->M, s->K);
     s->scratch = aligned_alloc(64, (ab + 63) / 64 * 64);
     if (!s->wdata || !s->x || !s->y || !s->scratch) return -1;

@@ -31,10 +31,10 @@ static void fill(float *x, size_t n, uint64_t seed, float scale) {
 static int ensure(st_t *s) {
     if (s->x) return 0;
     size_t tot = (size_t)(s->rows * s->n), wn = s->kind == K_HEAD ? (size_t)s->hd : (size_t)s->n;
-    s->x = malloc(tot * 4);
-    s->w = malloc(wn * 4);
-    s->y = s->kind == K_HEAD ? NULL : malloc(tot * 4);
-    s->res = s->kind == K_RMS_ADD ? malloc(tot * 4) : NULL;
+    s->x = kb_alloc(tot * 4);
+    s->w = kb_alloc(wn * 4);
+    s->y = s->kind == K_HEAD ? NULL : kb_alloc(tot * 4);
+    s->res = s->kind == K_RMS_ADD ? kb_alloc(tot * 4) : NULL;
     if (!s->x || !s->w || (s->kind != K_HEAD && !s->y) || (s->kind == K_RMS_ADD && !s->res)) return -1;
     fill(s->x, tot, 1, 1.0f);
     fill(s->w, wn, 2, 1.0f);

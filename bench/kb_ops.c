@@ -39,9 +39,9 @@ static int ensure(st_t *s) {
     if (s->kind == K_EMBED) {
         size_t rb = cf_row_bytes(s->type, s->n);
         float *row = malloc(s->n * 4);
-        s->table = malloc(rb * EMBED_VOCAB);
-        s->ids = malloc(sizeof(int32_t) * s->rows);
-        s->c = malloc(tot * 4);
+        s->table = kb_alloc(rb * EMBED_VOCAB);
+        s->ids = kb_alloc(sizeof(int32_t) * s->rows);
+        s->c = kb_alloc(tot * 4);
         if (!row || !s->table || !s->ids || !s->c || !rb) return free(row), -1;
         for (int r = 0; r < EMBED_VOCAB; r++) {
             fill(row, s->n, 1000 + r, 1.0f);
@@ -51,9 +51,9 @@ static int ensure(st_t *s) {
         for (int64_t t = 0; t < s->rows; t++) s->ids[t] = (int32_t)((t * 2654435761u) % EMBED_VOCAB);
         return 0;
     }
-    s->a = malloc(tot * 4);
-    s->b = malloc(tot * 4);
-    s->c = malloc(tot * 4);
+    s->a = kb_alloc(tot * 4);
+    s->b = kb_alloc(tot * 4);
+    s->c = kb_alloc(tot * 4);
     if (!s->a || !s->b || !s->c) return -1;
     fill(s->a, tot, 1, s->kind == K_SOFTMAX ? 10.0f : s->kind == K_SWIGLU || s->kind == K_GELU ? 6.0f : 1.0f);
     fill(s->b, tot, 2, 1.0f);

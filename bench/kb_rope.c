@@ -42,9 +42,9 @@ static int verify(kb_case *c, char *msg, size_t cap) {
     st_t *s = c->state;
     size_t tot = (size_t)s->n_tok * s->heads * s->hd;
     if (!s->x) {
-        s->x = malloc(tot * 4);
-        s->w = malloc(s->hd * 4);
-        s->pos = malloc(sizeof(int32_t) * s->n_tok);
+        s->x = kb_alloc(tot * 4);
+        s->w = kb_alloc(s->hd * 4);
+        s->pos = kb_alloc(sizeof(int32_t) * s->n_tok);
         if (!s->x || !s->w || !s->pos) {
             snprintf(msg, cap, "out of memory");
             return -1;

@@ -51,6 +51,13 @@ double kb_median(const double *v, int n) {
     return k % 2 ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
 }
 
+void *kb_alloc(size_t bytes) {
+    size_t b = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, b ? b : 64);
+    if (p) memset(p, 0, b ? b : 64);
+    return p;
+}
+
 kb_case *kb_push(kb_case **cases, int *n, int *cap) {
     if (*n == *cap) {
         int nc = *cap ? 2 * *cap : 32;
@@ -170,8 +177,13 @@ static void time_fn(const cf_par *p, void *arg) {
 double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_ns, double *wall_ns,
                     int *samples) {
     if (nth > MAX_TH) nth = MAX_TH;
-    tctx *x = calloc(1, sizeof *x);
+    /* 64-byte aligned (calloc gives 16): part[] entries must own their cache lines, or a thread's
+     * write shares a line with fields the other threads read every call (false sharing that came
+     * and went with the heap's layout) */
+    size_t xb = (sizeof(tctx) + 63) / 64 * 64;
+    tctx *x = aligned_alloc(64, xb);
     if (!x) return -1;
+    memset(x, 0, xb);
     x->c = c;
     x->tidx = c->thresh ? cf_tuning_find(c->thresh) : -1;
     x->value = x->tidx < 0 ? 0

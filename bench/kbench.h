@@ -38,6 +38,12 @@ typedef int (*kb_family_fn)(int quick, kb_case **cases, int *n, int *cap);
 /* Helper for families: grows the array and returns a zeroed slot. */
 kb_case *kb_push(kb_case **cases, int *n, int *cap);
 
+/* Zeroed buffer for a case's operands (free() releases it): 64-byte aligned and a whole number
+ * of cache lines, so no other allocation (another operand, the timing harness's per-thread slots)
+ * shares a line with it: a heap neighbour written by one thread and read by another every call
+ * made tiny 2-thread calls read 10-25% slower, by a layout that changed from run to run. */
+void *kb_alloc(size_t bytes);
+
 /* The families (bench/kb_*.c). */
 int kb_family_norm(int quick, kb_case **cases, int *n, int *cap);
 int kb_family_rope(int quick, kb_case **cases, int *n, int *cap);

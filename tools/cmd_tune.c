@@ -9,7 +9,8 @@
  *     comparison uses the median over rounds of paired ratios (team time / 1-thread time of the
  *     same round): a shared machine drifts by 10-40% over seconds, alike for the whole round.
  *   - the regret of a value is the sum over its cases (and team sizes) of the fraction by which
- *     the mode it picks is slower than the other mode; the value in force is kept unless another
+ *     the mode it picks is slower than the other mode (parallel counted PAR_MARGIN slower than
+ *     measured: it must win clearly); the value in force is kept unless another
  *     candidate (the largest value that splits each case, or "never split") lowers the regret by
  *     more than KEEP_REGRET (one case: a tenth); it then moves to the candidate closest to it
  *     among those within KEEP_REGRET of the lowest regret, so values move only where and as far
@@ -42,6 +43,11 @@
 /* a threshold in force moves only when that lowers the regret (sum over cases of the fraction by
  * which the picked mode is slower than the better one) by more than this: a tenth of one case */
 #define KEEP_REGRET 0.10
+/* parallel counts as better only when it wins by more than this: near the crossover a split
+ * gains a few percent at best, while a team on a shared host loses 10-50% whenever the other
+ * core is taken for a moment, so a case within this margin is left serial (a serial call in a
+ * team takes what it takes alone) */
+#define PAR_MARGIN 0.10
 /* serial work in a T-thread team should take what it takes alone; a larger median ratio means
  * other processes preempt the team and every team timing is noise */
 #define BUSY_RATIO 1.25
@@ -112,7 +118,7 @@ static double regret(const tcase *cs, int n, int ti, const int *th, int nth, lon
     for (int i = 0; i < n; i++) {
         if (!cs[i].ok || cs[i].tidx != ti) continue;
         for (int t = 1; t < nth; t++) {
-            double ser = cs[i].rser[t], par = cs[i].rpar[t];
+            double ser = cs[i].rser[t], par = cs[i].rpar[t] * (1 + PAR_MARGIN);
             if (!(ser > 0) || !(par > 0)) continue;
             double pick = cf_split_nthreads(cs[i].c.work, v, th[t]) > 1 ? par : ser;
             double best = ser < par ? ser : par;
@@ -417,9 +423,9 @@ int cmd_tune(int argc, char **argv) {
             x->after_rounds[t] = nr;
             int sl = x->ratio[t] < 1 / (1 + LOSE_TOL);
             /* a threshold mistake: the new value picks the mode (serial / parallel in the team) that
-             * measured more than 5% slower than the other one */
+             * measured more than 5% slower than the other one (serial: by more than PAR_MARGIN) */
             int mis = x->split_after[t] > 1 ? x->rpar[t] > x->rser[t] * (1 + LOSE_TOL)
-                                             : x->rser[t] > x->rpar[t] * (1 + LOSE_TOL);
+                                             : x->rser[t] > x->rpar[t] * (1 + PAR_MARGIN);
             n_slower += sl, n_mis += mis;
             if (sl) {
                 size_t l = strlen(slower);
@@ -454,8 +460,8 @@ int cmd_tune(int argc, char **argv) {
              min_time);
     rep_meta(tb, "slower than 1 thread after tuning (auto, median paired ratio < 1/1.05)", "%d%s%s", n_slower, n_slower ? ": " : "",
              slower);
-    rep_meta(tb, "cases where the new value picks the mode that measured >5% slower (threshold mistakes)", "%d",
-             n_mis);
+    rep_meta(tb, "threshold mistakes", "%d (cases where the new value picks the mode that measured slower: parallel by >%.0f%%, serial by >%.0f%%)",
+             n_mis, LOSE_TOL * 100, PAR_MARGIN * 100);
     rep_meta(tb, "busy check",
              "serial work in a %d-thread team: %.2fx its 1-thread time (> %.2f = busy); parallel median / fastest "
              "batch %.2f (> %.2f = busy); other processes' CPU share while measuring %.1f%% (> %.0f%% = busy)%s",
