@@ -19,3 +19,15 @@ void *cf_alloc_big(size_t bytes) {
 #endif
     return p;
 }
+
+void *cf_alloc_sparse(size_t bytes) {
+    const size_t page = 4096;
+    if (bytes == 0) bytes = 1;
+    if (bytes > SIZE_MAX - page) return NULL;
+    size_t alloc = (bytes + page - 1) / page * page;
+    void *p = aligned_alloc(page, alloc);
+#if defined(__linux__) && defined(MADV_NOHUGEPAGE)
+    if (p && alloc >= CF_HUGE_PAGE) madvise(p, alloc, MADV_NOHUGEPAGE);
+#endif
+    return p;
+}

@@ -29,8 +29,8 @@ int cf_kv_init(cf_kvcache *kv, int type, int n_layer, int n_seq, int64_t n_ctx, 
     kv->n_ctx = n_ctx;
     kv->kv_dim = kv_dim;
     kv->elt = elt;
-    kv->k = cf_alloc_big(bytes); /* huge pages: a kv head's rows stride across 4 KiB pages */
-    kv->v = cf_alloc_big(bytes);
+    kv->k = cf_alloc_sparse(bytes); /* only the positions written get pages (see bigmem.h) */
+    kv->v = cf_alloc_sparse(bytes);
     kv->len = calloc((size_t)n_seq, sizeof *kv->len);
     if (!kv->k || !kv->v || !kv->len) {
         cf_kv_free(kv);
