@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "kernels/norm.h"
+#include "kernels/norm_priv.h"
 #include "kernels/tuning.h"
 
 static const int32_t k_mask_src[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -86,10 +87,6 @@ static inline void scale_row(float *y, const float *x, const float *w, float s, 
 }
 
 /* Outputs larger than the L3 cannot stay cached for the next kernel anyway: stream them. */
-static inline int stream_output(const float *y, const float *x, int64_t rows, int64_t n) {
-    return y != x && (double)rows * (double)n * 4.0 > (double)cf_cpu()->l3;
-}
-
 /* res += x, returning sum of squares of the new res (same lane order as sumsq). */
 static inline float add_sumsq(float *res, const float *x, int64_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -126,7 +123,7 @@ static void rmsnorm_avx2(const cf_par *p, float *y, const float *x, const float 
                          float eps) {
     long lo, hi;
     cf_split(p, rows, n, cf_tuning_get()->thresh_rmsnorm, 1, &lo, &hi);
-    int nt = stream_output(y, x, rows, n);
+    int nt = cf_norm_stream_output(y, x, rows, n);
     for (long r = lo; r < hi; r++) {
         const float *xr = x + r * n;
         scale_row(y + r * n, xr, w, rms_scale(xr, n, eps), n, nt);
@@ -138,7 +135,7 @@ static void rmsnorm_add_avx2(const cf_par *p, float *y, float *res, const float 
                              int64_t rows, int64_t n, float eps) {
     long lo, hi;
     cf_split(p, rows, n, cf_tuning_get()->thresh_rmsnorm, 1, &lo, &hi);
-    int nt = stream_output(y, res, rows, n);
+    int nt = cf_norm_stream_output(y, res, rows, n);
     for (long r = lo; r < hi; r++) {
         float *rr = res + r * n;
         float s = 1.0f / sqrtf(add_sumsq(rr, x + r * n, n) / (float)n + eps);

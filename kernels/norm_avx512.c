@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "kernels/norm.h"
+#include "kernels/norm_priv.h"
 #include "kernels/tuning.h"
 
 static inline __mmask16 tail_mask(int64_t r) { return (__mmask16)((1u << r) - 1u); }
@@ -63,10 +64,6 @@ static inline void scale_row(float *y, const float *x, const float *w, float s, 
     }
 }
 
-static inline int stream_output(const float *y, const float *x, int64_t rows, int64_t n) {
-    return y != x && (double)rows * (double)n * 4.0 > (double)cf_cpu()->l3;
-}
-
 static inline float add_sumsq(float *res, const float *x, int64_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0;
     int64_t i = 0;
@@ -96,7 +93,7 @@ static void rmsnorm_avx512(const cf_par *p, float *y, const float *x, const floa
                            float eps) {
     long lo, hi;
     cf_split(p, rows, n, cf_tuning_get()->thresh_rmsnorm, 1, &lo, &hi);
-    int nt = stream_output(y, x, rows, n);
+    int nt = cf_norm_stream_output(y, x, rows, n);
     for (long r = lo; r < hi; r++) {
         const float *xr = x + r * n;
         scale_row(y + r * n, xr, w, rms_scale(xr, n, eps), n, nt);
@@ -108,7 +105,7 @@ static void rmsnorm_add_avx512(const cf_par *p, float *y, float *res, const floa
                                int64_t rows, int64_t n, float eps) {
     long lo, hi;
     cf_split(p, rows, n, cf_tuning_get()->thresh_rmsnorm, 1, &lo, &hi);
-    int nt = stream_output(y, res, rows, n);
+    int nt = cf_norm_stream_output(y, res, rows, n);
     for (long r = lo; r < hi; r++) {
         float *rr = res + r * n;
         float s = 1.0f / sqrtf(add_sumsq(rr, x + r * n, n) / (float)n + eps);
