@@ -9,6 +9,7 @@
 
 #include "bench/bench.h"
 #include "bench/cpushare.h"
+#include "bench/handoff.h"
 #include "bench/kbench.h"
 #include "bench/plot.h"
 #include "bench/report.h"
@@ -147,6 +148,11 @@ static int write_plots(const char *dir, char (*name)[160], const double *spd, co
     plot_free(p);
     if (fail) fprintf(stderr, "cinfer %s: error writing plots in '%s'\n", CMD, dir);
     return fail ? -1 : 0;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 typedef struct {
@@ -311,8 +317,11 @@ int bench_kernels_main(int argc, char **argv) {
         rep_col(tb, "split", REP_NUM),   rep_col(tb, "fits", REP_STR),    rep_col(tb, "commit", REP_STR),
         rep_col(tb, "status", REP_STR)};
 
-    int n_run = 0, n_fail = 0, n_slower = 0, n_slower_min = 0, n_meas = 0;
-    char slower[512] = "";
+    int n_run = 0, n_fail = 0, n_slower = 0, n_slower_min = 0, n_meas = 0, n_ho = 0, maxth = 1;
+    char slower[1024] = "";
+    double ho_v[512];
+    for (int t = 0; t < nthreads; t++)
+        if (threads[t] > maxth) maxth = threads[t];
     double t_start = cf_now_s();
     cpu_snap snap0, snap1;
     cpu_snap_take(&snap0);
@@ -348,6 +357,10 @@ int bench_kernels_main(int argc, char **argv) {
             if (c->free) c->free(c);
             continue;
         }
+        /* the hand-off round trip between two threads just before this case: when the host moves the
+         * vCPUs apart it grows 6x and every small team call slows with it */
+        double ho = maxth > 1 ? cf_handoff_ns(3, NULL) : -1;
+        if (ho > 0 && n_ho < (int)(sizeof ho_v / sizeof ho_v[0])) ho_v[n_ho++] = ho;
         int pl = npl++;
         pl_case[pl] = i;
         snprintf(pl_name[pl], sizeof pl_name[pl], "%s %s%s%s", c->kernel, c->size, c->type[0] ? " " : "", c->type);
@@ -428,8 +441,8 @@ int bench_kernels_main(int argc, char **argv) {
                     n_slower++;
                     size_t l = strlen(slower);
                     if (l + 80 < sizeof slower)
-                        snprintf(slower + l, sizeof slower - l, "%s%s %s @%d (%.2fx)", l ? "; " : "",
-                                 c->kernel, c->size, T, spd);
+                        snprintf(slower + l, sizeof slower - l, "%s%s %s @%d (%.2fx, hand-off %.0f ns)", l ? "; " : "",
+                                 c->kernel, c->size, T, spd, ho);
                 }
                 fprintf(stderr, "  %2d thr %-8s %12.0f ns  %8.2f %s  %5.1f%% of limit  x%.2f vs 1 thr (%d rounds)\n", T,
                         mode == 0   ? "auto"
@@ -452,6 +465,12 @@ int bench_kernels_main(int argc, char **argv) {
     }
     rep_meta(tb, "summary", "%d cases, %d failed verification, %d measurements in %.1f s", n_run, n_fail,
              n_meas, cf_now_s() - t_start);
+    if (n_ho) {
+        qsort(ho_v, (size_t)n_ho, sizeof ho_v[0], cmp_dbl);
+        rep_meta(tb, "hand-off", "a cache line's round trip between 2 threads, measured before each case: min %.0f, median %.0f, "
+                 "max %.0f ns (cinfer info explains it; small team calls slow down with it)",
+                 ho_v[0], ho_v[n_ho / 2], ho_v[n_ho - 1]);
+    }
     rep_meta(tb, "slower than 1 thread (auto, speedup < 1/1.05)", "%d%s%s", n_slower, n_slower ? ": " : "", slower);
     rep_meta(tb, "slower than 1 thread by ns_min (auto, >5%)", "%d", n_slower_min);
     if (plot_dir && write_plots(plot_dir, pl_name, pl_spd, pl_pct, npl, threads, nthreads)) n_fail++;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/handoff.h"
 #include "bench/plot.h"
 #include "kernels/clock.h"
 #include "kernels/cpu.h"
@@ -172,6 +173,19 @@ static void check_svg(const char *path) {
     ck_assert_ptr_nonnull(strstr(text, "<svg"));
     free(text);
 }
+
+/* The hand-off probe measures something plausible: a line's round trip between two cores takes
+ * at least a few ns and far less than a millisecond (a broken ping-pong would hang or read 0). */
+START_TEST(test_handoff_probe) {
+    double mn, med = cf_handoff_ns(3, &mn);
+    if (cf_cpu()->n_cores < 2) {
+        ck_assert(med < 0);
+        return;
+    }
+    ck_assert_msg(med > 5 && med < 1e6, "hand-off median %.1f ns", med);
+    ck_assert(mn > 0 && mn <= med);
+}
+END_TEST
 
 START_TEST(test_svg_wellformed) {
     /* the checker itself rejects broken documents */
@@ -376,6 +390,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_tuning_precedence);
     tcase_add_test(tc, test_svg_wellformed);
+    tcase_add_test(tc, test_handoff_probe);
     tcase_add_test(tc, test_bench_model_json);
     tcase_add_test(tc, test_profile_rows_sum);
     suite_add_tcase(s, tc);

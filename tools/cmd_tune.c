@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bench/cpushare.h"
+#include "bench/handoff.h"
 #include "bench/kbench.h"
 #include "bench/plot.h"
 #include "bench/report.h"
@@ -276,6 +277,7 @@ int cmd_tune(int argc, char **argv) {
         fprintf(stderr, "warning: load average %.2f on %d cores: other processes compete, team timings are unreliable\n",
                 load, cf_cpu()->n_cores);
     double t_start = cf_now_s();
+    double ho0 = cf_handoff_ns(5, NULL), ho1 = -1; /* the team's hand-off cost, before and after */
     cpu_snap snap0, snap1;
     cpu_snap_take(&snap0);
     const cf_tuning *tu = cf_tuning_get();
@@ -317,6 +319,7 @@ int cmd_tune(int argc, char **argv) {
     }
 
     cpu_snap_take(&snap1);
+    ho1 = cf_handoff_ns(5, NULL);
     double others = cpu_others_share(&snap0, &snap1, cf_cpu()->n_cores);
     /* busy check: serial work in the team vs alone */
     double *rat = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), busy = 1;   /* n > 0: gcc -O1 + ASan range warning */
@@ -467,6 +470,12 @@ int cmd_tune(int argc, char **argv) {
              "batch %.2f (> %.2f = busy); other processes' CPU share while measuring %.1f%% (> %.0f%% = busy)%s",
              th[1], busy, BUSY_RATIO, noise, BUSY_NOISE, others * 100, BUSY_OTHERS * 100,
              is_busy ? (force ? ": busy, written anyway (--force)" : ": busy, file NOT written") : ": idle enough");
+    if (ho0 > 0 && ho1 > 0)
+        rep_meta(tb, "hand-off", "core-to-core round trip %.0f ns before measuring, %.0f ns after%s", ho0, ho1,
+                 ho1 > 2 * ho0 || ho0 > 2 * ho1
+                     ? ": it changed while measuring (the host moved the vCPUs), so thresholds of small calls fit "
+                       "neither placement well"
+                     : "");
     rep_meta(tb, "elapsed", "%.1f s", cf_now_s() - t_start);
     rep_write(tt, stdout, (rep_format)fmt);
     printf("\n");
