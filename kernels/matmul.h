@@ -11,7 +11,8 @@
  * Threading: call from every thread of a team (cf_par).  Activation quantization splits rows on
  * thresh_quant_act (elements); the product splits on thresh_matmul (multiply-accumulates) over N
  * in granules of tile_mm_nc weight rows (of one register tile when that shares N more evenly), or
- * over whole activation row groups when N has too few granules to balance the team.  No barrier at the end: the caller barriers before reading Y.
+ * over whole activation row groups when N has too few granules to balance the team.  No barrier
+ * at the end: the caller barriers before reading Y.
  *
  * Paths (SIMD levels; tile sizes from cf_tuning_get()):
  *   M <  tile_mm_gemm_m: row kernels: 8 (activation row, weight row) pairs per register tile,

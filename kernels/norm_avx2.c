@@ -86,7 +86,6 @@ static inline void scale_row(float *y, const float *x, const float *w, float s, 
     if (i < n) scale_part(y, x, w, vs, i, n);
 }
 
-/* Outputs larger than the L3 cannot stay cached for the next kernel anyway: stream them. */
 /* res += x, returning sum of squares of the new res (same lane order as sumsq). */
 static inline float add_sumsq(float *res, const float *x, int64_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
