@@ -462,10 +462,11 @@ static void pk_run_gemm(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
     int64_t mc = tu->tile_mm_mc > 0 ? tu->tile_mm_mc : M;
     for (int64_t mA = 0; mA < M; mA += mc) {
         int64_t mB = mA + mc < M ? mA + mc : M;
-        /* a block of at most 8 rows (several sequences decoding) is one tile, so each group is
-         * unpacked once: M = 8 over a 75 MB Q4_0 weight 0.88x the time of 6 + 2 rows, at 1 and
-         * 2 threads (paired in one process); from 12 rows on tile_mm_pkmr rules */
-        int MRb = mB - mA <= 8 ? (int)(mB - mA) : MRt;
+        /* blocks of a few rows (several sequences decoding) take 8-row tiles, so each group is
+         * unpacked once or twice while it streams in: over a 75 MB Q4_0 weight, paired in one
+         * process, M = 8 0.88x the time of 6 + 2 rows (1 and 2 threads), M = 12 0.92-0.94x of
+         * 6 + 6, M = 16 0.92x of 6 + 6 + 4; from 24 rows (0.98-1.00x) tile_mm_pkmr rules */
+        int MRb = mB - mA <= 8 ? (int)(mB - mA) : mB - mA <= 16 ? 8 : MRt;
         for (int64_t n = n0; n < n1; n += CF_PACK_ROWS) {
             const uint8_t *g;
             if (use_pack && n + CF_PACK_ROWS <= n16) {

@@ -29,7 +29,7 @@
 
 static const int k_types[] = {CF_T_F32, CF_T_F16, CF_T_BF16, CF_T_Q8_0, CF_T_Q4_0, CF_T_Q4_K, CF_T_Q6_K};
 #define NTYPES (int)(sizeof k_types / sizeof k_types[0])
-static const int64_t k_M[] = {1, 2, 3, 7, 8, 31, 33, 257}; /* 8: the GEMM's one-tile block */
+static const int64_t k_M[] = {1, 2, 3, 7, 8, 12, 31, 33, 257}; /* 8, 12: the GEMM's 8-row tiles */
 static const int64_t k_N[] = {1, 7, 31, 33, 257};
 
 static double tol_of(int t) {
