@@ -462,11 +462,12 @@ static void pk_run_gemm(const cf_wmat *W, const cf_act_hdr *h, const void *act, 
     int64_t mc = tu->tile_mm_mc > 0 ? tu->tile_mm_mc : M;
     for (int64_t mA = 0; mA < M; mA += mc) {
         int64_t mB = mA + mc < M ? mA + mc : M;
-        /* blocks of a few rows (several sequences decoding) take 8-row tiles, so each group is
-         * unpacked once or twice while it streams in: over a 75 MB Q4_0 weight, paired in one
-         * process, M = 8 0.88x the time of 6 + 2 rows (1 and 2 threads), M = 12 0.92-0.94x of
-         * 6 + 6, M = 16 0.92x of 6 + 6 + 4; from 24 rows (0.98-1.00x) tile_mm_pkmr rules */
-        int MRb = mB - mA <= 8 ? (int)(mB - mA) : mB - mA <= 16 ? 8 : MRt;
+        /* blocks of a few rows (several sequences decoding) take tile_mm_pkmr_few-row tiles (8),
+         * so each group is unpacked once or twice while it streams in: over a 75 MB Q4_0 weight,
+         * paired in one process, M = 8 0.88x the time of 6 + 2 rows (1 and 2 threads), M = 12
+         * 0.92-0.94x of 6 + 6, M = 16 0.92x of 6 + 6 + 4; from 24 rows (0.98-1.00x) tile_mm_pkmr */
+        int few = tu->tile_mm_pkmr_few < 1 ? 1 : tu->tile_mm_pkmr_few > 8 ? 8 : (int)tu->tile_mm_pkmr_few;
+        int MRb = mB - mA <= few ? (int)(mB - mA) : mB - mA <= 2 * few ? few : MRt;
         for (int64_t n = n0; n < n1; n += CF_PACK_ROWS) {
             const uint8_t *g;
             if (use_pack && n + CF_PACK_ROWS <= n16) {

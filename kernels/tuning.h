@@ -39,6 +39,8 @@
       0, 0, 0, 4096)                                                                              \
     X(tile_mm_pkmr, "matmul: activation rows per register tile of the packed GEMM (1..8)", 6, 6, 6, \
       6)                                                                                          \
+    X(tile_mm_pkmr_few, "matmul: packed GEMM rows per tile for blocks of <= 2x this many rows (1..8)", 8, \
+      8, 8, 8)                                                                                    \
     X(mm_pack, "matmul: pack Q4_0/Q8_0/Q4_K/Q6_K weights at load (PK16, read by avx512vnni; 0/1)", 0, 0, \
       0, 1)                                                                                       \
     X(tile_attn_kv, "attention: kv positions per online-softmax block", 64, 128, 128, 128)         \
