@@ -150,11 +150,6 @@ static int write_plots(const char *dir, char (*name)[160], const double *spd, co
     return fail ? -1 : 0;
 }
 
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct {
     int k, sz, ty, isa, th, mode, ns, nsmin, wall, gbs, gops, lim, pct, spd, rounds, thr, split, fit, commit, status;
 } cols_t;
@@ -466,7 +461,7 @@ int bench_kernels_main(int argc, char **argv) {
     rep_meta(tb, "summary", "%d cases, %d failed verification, %d measurements in %.1f s", n_run, n_fail,
              n_meas, cf_now_s() - t_start);
     if (n_ho) {
-        qsort(ho_v, (size_t)n_ho, sizeof ho_v[0], cmp_dbl);
+        qsort(ho_v, (size_t)n_ho, sizeof ho_v[0], kb_cmp_double);
         rep_meta(tb, "hand-off", "a cache line's round trip between 2 threads, measured before each case: min %.0f, median %.0f, "
                  "max %.0f ns (cinfer info explains it; small team calls slow down with it)",
                  ho_v[0], ho_v[n_ho / 2], ho_v[n_ho - 1]);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/kbench.h"
 #include "bench/report.h"
 #include "kernels/clock.h"
 #include "model/gguf.h"
@@ -53,11 +54,6 @@ static void dpush(dvec *d, double x) {
         d->cap = nc;
     }
     d->v[d->n++] = x;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static double pct(dvec *d, double p) {
@@ -377,7 +373,7 @@ int bench_schema_main(int argc, char **argv) {
             rep_num(ts, c_ia, per_ia, 0);
             if (!rc) rep_num(ts, c_ct, cus, 0);
             if (smask.n) {
-                qsort(smask.v, smask.n, sizeof *smask.v, cmp_d);
+                qsort(smask.v, smask.n, sizeof *smask.v, kb_cmp_double);
                 rep_num(ts, c_mt, pct(&smask, 0.5), 1);
                 rep_num(ts, c_mx, smask.v[smask.n - 1], 1);
             }
@@ -387,8 +383,8 @@ int bench_schema_main(int argc, char **argv) {
         cf_json_free(doc);
         free(txt);
     }
-    qsort(tcomp.v, tcomp.n, sizeof *tcomp.v, cmp_d);
-    qsort(tmask.v, tmask.n, sizeof *tmask.v, cmp_d);
+    qsort(tcomp.v, tcomp.n, sizeof *tcomp.v, kb_cmp_double);
+    qsort(tmask.v, tmask.n, sizeof *tmask.v, kb_cmp_double);
     qsort(reasons, (size_t)nreasons, sizeof *reasons, cmp_reason);
 
     rep_table *tt = rep_new(), *tr = rep_new();

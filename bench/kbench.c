@@ -92,7 +92,7 @@ typedef struct {
     int ns;
 } tctx;
 
-static int cmp_d(const void *a, const void *b) {
+int kb_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
@@ -193,8 +193,8 @@ double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_
     x->min_time = min_time;
     atomic_init(&x->stop, 0);
     cf_parallel_run(nth, time_fn, x);
-    qsort(x->samp, x->ns, sizeof(double), cmp_d);
-    qsort(x->wall, x->ns, sizeof(double), cmp_d);
+    qsort(x->samp, x->ns, sizeof(double), kb_cmp_double);
+    qsort(x->wall, x->ns, sizeof(double), kb_cmp_double);
     double r = x->ns ? x->samp[x->ns / 2] * x->tick_ns : -1;
     if (x->ns && r < 0) r = 0;
     if (wall_ns) *wall_ns = x->ns ? x->wall[x->ns / 2] : -1;

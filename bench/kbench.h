@@ -60,5 +60,7 @@ double kb_time_case(kb_case *c, int nth, int mode, double min_time, double *min_
  * NaN when nothing is left: the statistic of the benches' and the tuner's interleaved rounds. */
 enum { KB_MEDIAN_MAX = 16 };
 double kb_median(const double *v, int n);
+/* qsort comparator for doubles, ascending. */
+int kb_cmp_double(const void *a, const void *b);
 
 #endif

@@ -104,11 +104,17 @@ int cf_split_nthreads(long work, long thresh, int nth) {
     return k < nth ? (int)k : nth;
 }
 
+int cf_split_used(long n, long cost, long thresh, long granule, int nth) {
+    if (granule < 1) granule = 1;
+    long chunks = (n + granule - 1) / granule;
+    int used = cf_split_nthreads(n * (cost > 0 ? cost : 1), thresh, nth);
+    return used > chunks ? (chunks > 0 ? (int)chunks : 1) : used; /* fewer granules than threads: the first take them */
+}
+
 void cf_split(const cf_par *p, long n, long cost, long thresh, long granule, long *lo, long *hi) {
     if (granule < 1) granule = 1;
     long chunks = (n + granule - 1) / granule;
-    int used = cf_split_nthreads(n * (cost > 0 ? cost : 1), thresh, p->nth);
-    if (used > chunks) used = chunks > 0 ? (int)chunks : 1; /* fewer items than threads: the first take them */
+    int used = cf_split_used(n, cost, thresh, granule, p->nth);
     if (p->ith >= used) {
         *lo = *hi = n;
         return;

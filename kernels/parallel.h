@@ -44,6 +44,10 @@ void cf_parallel_run(int nth, void (*fn)(const cf_par *p, void *arg), void *arg)
  * clamp(work / thresh, 1, nth).  thresh <= 0 means always use all nth. */
 int cf_split_nthreads(long work, long thresh, int nth);
 
+/* How many threads cf_split gives a non-empty range: cf_split_nthreads(n * cost, ...), at most
+ * one per granule of items, at least 1. */
+int cf_split_used(long n, long cost, long thresh, long granule, int nth);
+
 /* Splits n items, each `cost` work units, over the threads that take part (above, and at most
  * one per granule: a single row runs on thread 0, not on the last thread); ranges are
  * multiples of `granule` items (the last may be shorter).  Threads that do not take part get

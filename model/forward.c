@@ -99,8 +99,7 @@ static inline void step_end(tick *t, int step) {
  * many threads take part. */
 static inline int rows_of(const cf_par *p, int64_t n, int64_t cost, long thresh, long *lo, long *hi) {
     cf_split(p, n, cost, thresh, 1, lo, hi);
-    int used = cf_split_nthreads(n * cost, thresh, p->nth);
-    return n < used ? (n > 0 ? (int)n : 1) : used; /* cf_split: at most one thread per row */
+    return cf_split_used(n, cost, thresh, 1, p->nth);
 }
 
 /* Quantizes the M rows of X (row stride ldx, K columns) into every buffer of `as`, right after a
