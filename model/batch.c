@@ -10,7 +10,9 @@ int cf_batch_init(cf_batch *b, int cap, cf_err *err) {
     b->pos = malloc((size_t)cap * sizeof *b->pos);
     b->seq = malloc((size_t)cap * sizeof *b->seq);
     b->logits = malloc((size_t)cap);
-    if (!b->tok || !b->pos || !b->seq || !b->logits) {
+    b->only = malloc((size_t)cap * sizeof *b->only);
+    b->n_only = malloc((size_t)cap * sizeof *b->n_only);
+    if (!b->tok || !b->pos || !b->seq || !b->logits || !b->only || !b->n_only) {
         cf_batch_free(b);
         return cf_errf(err, CF_ENOMEM, "out of memory for a batch of %d tokens", cap);
     }
@@ -23,6 +25,8 @@ void cf_batch_free(cf_batch *b) {
     free(b->pos);
     free(b->seq);
     free(b->logits);
+    free(b->only);
+    free(b->n_only);
     memset(b, 0, sizeof *b);
 }
 
@@ -32,6 +36,8 @@ int cf_batch_add(cf_batch *b, int32_t tok, int32_t pos, int32_t seq, int want_lo
     b->pos[b->n] = pos;
     b->seq[b->n] = seq;
     b->logits[b->n] = want_logits ? 1 : 0;
+    b->only[b->n] = NULL;
+    b->n_only[b->n] = 0;
     b->n++;
     return 0;
 }
@@ -41,6 +47,12 @@ int cf_batch_add_seq(cf_batch *b, const int32_t *toks, int n, int32_t pos0, int3
     for (; k < n && b->n < b->cap; k++) cf_batch_add(b, toks[k], pos0 + k, seq, 0);
     if (k == n && k > 0 && last_logits) b->logits[b->n - 1] = 1;
     return k;
+}
+
+void cf_batch_set_only(cf_batch *b, int i, const int32_t *ids, int32_t n) {
+    if (i < 0 || i >= b->n) return;
+    b->only[i] = ids;
+    b->n_only[i] = n;
 }
 
 int cf_batch_n_logits(const cf_batch *b) {

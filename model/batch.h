@@ -13,6 +13,11 @@
 typedef struct {
     int32_t *tok, *pos, *seq;
     int8_t *logits;          /* 1: the forward pass writes a logits row for this token */
+    const int32_t **only;    /* per token: NULL = the whole vocabulary; else its logits row holds
+                                only these token ids (n_only[i] of them, ascending, distinct), the
+                                rest -INFINITY (a constraint's allowed set: the output projection
+                                then computes those rows of the output matrix only) */
+    int32_t *n_only;
     int n, cap;
 } cf_batch;
 
@@ -24,6 +29,9 @@ int cf_batch_add(cf_batch *b, int32_t tok, int32_t pos, int32_t seq, int want_lo
 /* Appends n tokens of sequence seq at positions pos0..; returns the number added (fewer if the
  * batch fills up).  With last_logits, the last token asks for logits if all n fitted. */
 int cf_batch_add_seq(cf_batch *b, const int32_t *toks, int n, int32_t pos0, int32_t seq, int last_logits);
+/* Restricts token i's logits row to ids[0..n) (ascending, distinct, in the vocabulary; the
+ * array must stay valid until the forward pass returns); cf_forward checks them. */
+void cf_batch_set_only(cf_batch *b, int i, const int32_t *ids, int32_t n);
 /* Number of tokens that want logits. */
 int cf_batch_n_logits(const cf_batch *b);
 

@@ -82,6 +82,7 @@ int cf_context_init(cf_context *c, const cf_model *m, const cf_ctx_params *pp, c
     c->grp_n = xalloc(c, B * sizeof(int32_t), &fail);
     c->grp_seq = xalloc(c, B * sizeof(int32_t), &fail);
     c->out_rows = xalloc(c, B * sizeof(int32_t), &fail);
+    c->sub_rows = xalloc(c, B * sizeof(int32_t), &fail);
     c->attn = xalloc(c, B * sizeof(cf_attn_seq), &fail);
     if (fail) {
         size_t want = c->scratch_bytes;
@@ -95,7 +96,7 @@ int cf_context_init(cf_context *c, const cf_model *m, const cf_ctx_params *pp, c
 void cf_context_free(cf_context *c) {
     cf_kv_free(&c->kv);
     void *bufs[] = {c->x, c->xn, c->tmp, c->qkv, c->att, c->gate, c->up, c->h, c->act[0], c->act[1], c->act[2],
-                    c->grp_row0, c->grp_n, c->grp_seq, c->out_rows, c->attn};
+                    c->grp_row0, c->grp_n, c->grp_seq, c->out_rows, c->sub_rows, c->act_row, c->attn};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     memset(c, 0, sizeof *c);
 }

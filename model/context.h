@@ -43,6 +43,10 @@ typedef struct cf_context {
     /* per-forward bookkeeping, n_batch entries each */
     int32_t *grp_row0, *grp_n, *grp_seq;  /* runs of one sequence's tokens in the batch */
     int32_t *out_rows;                    /* batch rows that want logits, ascending */
+    int32_t *sub_rows;                    /* indices into out_rows whose logits are a subset (cf_batch.only) */
+    void *act_row;                        /* one single-row activation buffer per thread (subset logits) */
+    size_t act_row_bytes;
+    int act_row_n;
     cf_attn_seq *attn;                    /* one per group, rebuilt per layer */
     size_t scratch_bytes;
 } cf_context;

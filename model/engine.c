@@ -35,6 +35,7 @@ typedef struct {
     char *text;
     size_t len, cap;
     int row;             /* logits row in this step's output, -1 none */
+    int n_only;          /* this step: its logits are the n_only allowed tokens (only_buf row), -1: all */
     int32_t picked;      /* this step's sampled token */
 } slot;
 
@@ -49,6 +50,9 @@ struct cf_engine {
     int64_t next_id;
     cf_batch b;
     float *logits;       /* n_slots rows */
+    int only_max;        /* a constraint allowing at most this many tokens gets a logit subset (0: never) */
+    int32_t *only_buf;   /* n_slots x only_max allowed ids */
+    uint32_t *bits;      /* a mask of n_vocab bits */
     int *sel;            /* slots sampled this step */
     int nsel;
     char *tbuf;          /* detok scratch */
@@ -94,7 +98,12 @@ int cf_engine_new(cf_engine **out, cf_context *c, const cf_tokenizer *t, const c
     e->sel = calloc((size_t)e->n_slots, sizeof *e->sel);
     e->logits = malloc((size_t)e->n_slots * (size_t)e->n_vocab * sizeof *e->logits);
     e->tbuf = malloc(e->tcap);
-    if (!e->s || !e->sel || !e->logits || !e->tbuf || cf_batch_init(&e->b, c->p.n_batch, err)) {
+    /* a subset costs a dot product per id (plus a fill), the full row V of them: 1/128 of the
+     * vocabulary keeps it a small fraction of the full projection */
+    e->only_max = e->n_vocab / 128 > 16 ? e->n_vocab / 128 : 16;
+    e->only_buf = malloc((size_t)e->n_slots * (size_t)e->only_max * sizeof *e->only_buf);
+    e->bits = malloc(((size_t)e->n_vocab + 31) / 32 * sizeof *e->bits);
+    if (!e->s || !e->sel || !e->logits || !e->tbuf || !e->only_buf || !e->bits || cf_batch_init(&e->b, c->p.n_batch, err)) {
         cf_engine_free(e);
         return cf_errf(err, CF_ENOMEM, "engine: out of memory");
     }
@@ -129,6 +138,8 @@ void cf_engine_free(cf_engine *e) {
     free(e->sel);
     free(e->logits);
     free(e->tbuf);
+    free(e->only_buf);
+    free(e->bits);
     cf_batch_free(&e->b);
     free(e);
 }
@@ -324,6 +335,31 @@ static void sample_par(const cf_par *p, void *arg) {
     }
 }
 
+/* Slot i's allowed tokens into its only_buf row when its constraint allows 1..only_max of them
+ * (s->n_only; returns it), else -1.  Not with an on_logits callback (it wants whole rows). */
+static int only_ids(cf_engine *e, slot *s, int i) {
+    if (!s->mat || e->only_max <= 0 || e->cb.on_logits) return -1;
+    int n = cf_matcher_mask(s->mat, e->bits);
+    if (n <= 0 || n > e->only_max) return -1;
+    int32_t *ids = e->only_buf + (size_t)i * (size_t)e->only_max;
+    int k = 0;
+    size_t nw = ((size_t)e->n_vocab + 31) / 32;
+    for (size_t w = 0; w < nw && k < n; w++)
+        for (uint32_t m = e->bits[w]; m; m &= m - 1) ids[k++] = (int32_t)(w * 32 + (size_t)__builtin_ctz(m));
+    s->n_only = k;
+    return k;
+}
+
+void cf_engine_set_logits_subset(cf_engine *e, int max_ids) {
+    if (max_ids < 0) max_ids = 0;
+    if (max_ids > e->only_max) {   /* grow the per-slot id rows */
+        int32_t *nb = realloc(e->only_buf, (size_t)e->n_slots * (size_t)max_ids * sizeof *nb);
+        if (!nb) return;
+        e->only_buf = nb;
+    }
+    e->only_max = max_ids;
+}
+
 int cf_engine_step(cf_engine *e, cf_err *err) {
     cf_err local;
     if (!err) err = &local;
@@ -335,16 +371,24 @@ int cf_engine_step(cf_engine *e, cf_err *err) {
     if (!e->n_running) return e->n_queued ? 1 : 0;
     cf_batch *b = &e->b;
     cf_batch_clear(b);
-    int nrow = 0, n_pre = 0;
-    /* decode tokens first: one per running sequence */
+    int nrow = 0, n_pre = 0, n_sub = 0;
+    /* decode tokens first, one per running sequence: those whose logits cover the vocabulary,
+     * then (after the prefill chunks, so the full rows stay a prefix of the output rows) those
+     * whose constraint allows only a few tokens now */
     for (int i = 0; i < e->n_slots; i++) {
         slot *s = &e->s[i];
         s->row = -1;
+        s->n_only = -1;
         if (!s->r || s->next_tok < 0) continue;
+        if (only_ids(e, s, i) >= 0) {
+            n_sub++;
+            continue;
+        }
         cf_batch_add(b, s->next_tok, (int32_t)s->pos, i, 1);
         s->row = nrow++;
     }
-    int n_dec = b->n;
+    int n_dec = b->n + n_sub, cap = b->cap;
+    b->cap -= n_sub; /* room for them */
     /* then prefill chunks, oldest request first */
     for (;;) {
         slot *best = NULL;
@@ -361,6 +405,14 @@ int cf_engine_step(cf_engine *e, cf_err *err) {
         best->pos = best->n_fed;
         n_pre += k;
         best->row = k == want ? nrow++ : -2;   /* -2: fed this step, no logits yet */
+    }
+    b->cap = cap;
+    for (int i = 0; i < e->n_slots && n_sub; i++) {
+        slot *s = &e->s[i];
+        if (!s->r || s->next_tok < 0 || s->n_only < 0) continue;
+        cf_batch_add(b, s->next_tok, (int32_t)s->pos, i, 1);
+        cf_batch_set_only(b, b->n - 1, e->only_buf + (size_t)i * (size_t)e->only_max, s->n_only);
+        s->row = nrow++;
     }
     double t0 = cf_now_s();
     if (cf_forward(e->c, b, e->logits, err)) {

@@ -4,7 +4,9 @@
  * constraint (sampler/constraint.h) and a token budget.  Requests wait in a FIFO queue and are
  * admitted into free KV slots (one per context sequence slot, cleared on admission) as others
  * finish.  Each cf_engine_step builds ONE batch: one decode token for every running sequence,
- * then prefill chunks of the joining sequences up to the context's n_batch tokens; runs
+ * then prefill chunks of the joining sequences up to the context's n_batch tokens (decode tokens
+ * whose constraint allows only a few tokens go last: their logits are a subset, see
+ * cf_engine_set_logits_subset); runs
  * cf_forward once; then samples every sequence whose logits came back with its own sampler
  * (sampler.h, mask fast path) and matcher, split over the context's threads (sequences are
  * independent), and, on the calling thread, advances the matchers, streams text through
@@ -99,6 +101,15 @@ typedef struct cf_engine cf_engine;
 int cf_engine_new(cf_engine **out, cf_context *c, const cf_tokenizer *t, const cf_engine_cb *cb, cf_err *err);
 void cf_engine_free(cf_engine *e);
 
+/* Logit subsets: when a sequence's constraint allows at most max_ids tokens at a step, the
+ * forward pass computes only those rows of the output matrix for it (cf_batch.only) and the rest
+ * of its logits row is -INFINITY; sampling sees the same allowed set either way (the constraint
+ * masks the rest), so outputs stay valid and each sequence's stay independent of its batch, but
+ * a sampler that draws before masking (temperature: a draw, then a masked redraw when the first
+ * is refused) draws once instead, so seeded outputs differ from those with subsets off.  Default
+ * n_vocab / 128 (at least 16); 0 turns subsets off (whole rows, as with an on_logits callback,
+ * which always gets them).  Call before the first step: a grown limit reallocates per-slot rows. */
+void cf_engine_set_logits_subset(cf_engine *e, int max_ids);
 /* Queues a request; returns its id (>= 0), or -1 with err: CF_EINVAL for an empty prompt or bad
  * sampler parameters, CF_ELIMIT for a prompt that does not fit the context with room for one
  * generated token (n_prompt >= n_ctx), CF_ENOMEM. */

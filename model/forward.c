@@ -46,7 +46,7 @@ typedef struct {
     cf_context *c;
     const cf_batch *b;
     float *logits;
-    int n, n_groups, n_out;
+    int n, n_groups, n_out, n_full, n_sub;
     cf_rope_cfg rope;
     cf_attn_shape ash;
     const cf_tuning *tun;
@@ -273,7 +273,12 @@ static void fwd_thread(const cf_par *p, void *arg) {
 
     /* output projection over the rows that want logits (compact after the last layer) */
     if (S->n_out > 0) {
-        cf_fwd_mm_one(p, &m->output, c->act[0], S->n_out, S->logits, hp->n_vocab, tu->thresh_matmul);
+        if (S->n_full > 0) cf_fwd_mm_one(p, &m->output, c->act[0], S->n_full, S->logits, hp->n_vocab, tu->thresh_matmul);
+        if (S->n_sub > 0) {
+            /* a subset row among the full ones is overwritten after the full product */
+            if (c->sub_rows[0] < S->n_full) cf_barrier(p);
+            cf_fwd_out_subset(p, c, b, S->n_sub, S->logits);
+        }
         if (S->prof) {
             /* the whole team waits so the output time is measured, not just thread 0's share
              * (every thread must take this barrier, not only the one that keeps time) */
@@ -292,7 +297,7 @@ int cf_forward(cf_context *c, const cf_batch *b, float *logits, cf_err *err) {
     int64_t t_enter = g_prof_on > 0 ? cf_now_ns() : 0;
     fwd_state S;
     memset(&S, 0, sizeof S);
-    int rc = cf_fwd_plan(c, b, &S.n_groups, &S.n_out, err);
+    int rc = cf_fwd_plan(c, b, &S.n_groups, &S.n_out, &S.n_full, &S.n_sub, err);
     if (rc) return rc;
     if (S.n_out > 0 && !logits) return cf_errf(err, CF_EINVAL, "%d tokens want logits but no logits buffer was given", S.n_out);
     const cf_model *m = c->m;
@@ -313,7 +318,15 @@ int cf_forward(cf_context *c, const cf_batch *b, float *logits, cf_err *err) {
     S.tun = cf_tuning_get();
     S.prof = g_prof_on;
     int nth = c->p.n_threads > 0 ? c->p.n_threads : cf_default_threads();
-    cf_parallel_run(cf_fwd_team(c, b, S.n_groups, S.n_out, S.tun, nth), fwd_thread, &S);
+    int team = cf_fwd_team(c, b, S.n_groups, S.n_full, S.tun, nth);
+    if (S.n_sub > 0 && c->act_row_n < team) {
+        size_t rb = (cf_act_bytes(m->output.type, 1, m->hp.n_embd) + 63) / 64 * 64;
+        void *a = aligned_alloc(64, rb * (size_t)team);
+        if (!a) return cf_errf(err, CF_ENOMEM, "out of memory for %d single-row activation buffers", team);
+        free(c->act_row);
+        c->act_row = a, c->act_row_bytes = rb, c->act_row_n = team;
+    }
+    cf_parallel_run(team, fwd_thread, &S);
     for (int g = 0; g < S.n_groups; g++) c->kv.len[c->grp_seq[g]] = b->pos[c->grp_row0[g] + c->grp_n[g] - 1] + 1;
     if (S.prof) {
         g_prof_n++, g_prof_tok += b->n, g_prof_out += S.n_out;

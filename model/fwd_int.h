@@ -26,9 +26,17 @@ void cf_fwd_mm_run(const cf_par *p, const cf_fwd_mm_job *jobs, int nj, int64_t M
 void cf_fwd_mm_one(const cf_par *p, const cf_wmat *w, const void *act, int64_t M, float *y, int64_t ldy,
                    long thresh);
 
-/* Checks the batch against the context (ids, slots, positions, contiguity, size) and fills
- * c->grp_* (runs of one sequence) and c->out_rows. */
-int cf_fwd_plan(cf_context *c, const cf_batch *b, int *n_groups, int *n_out, cf_err *err);
+/* Checks the batch against the context (ids, slots, positions, contiguity, size, logit subsets)
+ * and fills c->grp_* (runs of one sequence), c->out_rows and c->sub_rows.  n_full: output rows
+ * [0, n_full) take the whole output matmul (the last row without a subset and all before it);
+ * n_sub: rows with a subset (c->sub_rows, indices into out_rows; some may lie below n_full). */
+int cf_fwd_plan(cf_context *c, const cf_batch *b, int *n_groups, int *n_out, int *n_full, int *n_sub, cf_err *err);
+/* Logits of the output rows with a subset (cf_batch.only): each row -INFINITY but for its ids,
+ * those computed one output-matrix row at a time from the final normed activations (c->xn, one
+ * row per output row) requantized one row at a time (c->act_row: this thread's buffer).  Rows
+ * split over the team whole (a row's values never depend on the split or on the other rows:
+ * bitwise those of the full output matmul).  No barrier. */
+void cf_fwd_out_subset(const cf_par *p, cf_context *c, const cf_batch *b, int n_sub, float *logits);
 /* Threads worth starting for this pass: the most any of its steps would use under the split rule
  * (more would only meet at barriers). */
 int cf_fwd_team(const cf_context *c, const cf_batch *b, int n_groups, int n_out, const cf_tuning *tu, int nth);

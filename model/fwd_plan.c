@@ -21,12 +21,27 @@ int cf_fwd_team(const cf_context *c, const cf_batch *b, int n_groups, int n_out,
     return u > used ? u : used;
 }
 
-int cf_fwd_plan(cf_context *c, const cf_batch *b, int *n_groups, int *n_out, cf_err *err) {
+/* Token i's subset: ascending distinct ids in the vocabulary. */
+static int check_only(const cf_batch *b, int i, int32_t n_vocab, cf_err *err) {
+    const int32_t *ids = b->only[i];
+    if (b->n_only[i] < 0) return cf_errf(err, CF_EINVAL, "batch token %d: logit subset of %d ids", i, b->n_only[i]);
+    for (int32_t k = 0; k < b->n_only[i]; k++) {
+        if (ids[k] < 0 || ids[k] >= n_vocab)
+            return cf_errf(err, CF_EINVAL, "batch token %d: logit subset id %d (entry %d) is out of the vocabulary [0, %d)",
+                           i, ids[k], k, n_vocab);
+        if (k && ids[k] <= ids[k - 1])
+            return cf_errf(err, CF_EINVAL, "batch token %d: logit subset ids must ascend (entry %d: %d after %d)", i, k,
+                           ids[k], ids[k - 1]);
+    }
+    return 0;
+}
+
+int cf_fwd_plan(cf_context *c, const cf_batch *b, int *n_groups, int *n_out, int *n_full, int *n_sub, cf_err *err) {
     const cf_model *m = c->m;
     if (b->n < 1) return cf_errf(err, CF_EINVAL, "empty batch");
     if (b->n > c->p.n_batch)
         return cf_errf(err, CF_ELIMIT, "batch of %d tokens exceeds the context's n_batch (%d)", b->n, c->p.n_batch);
-    int g = -1, no = 0;
+    int g = -1, no = 0, nf = 0, ns = 0;
     for (int i = 0; i < b->n; i++) {
         int32_t t = b->tok[i], s = b->seq[i], ps = b->pos[i];
         if (t < 0 || t >= m->hp.n_vocab)
@@ -54,9 +69,20 @@ int cf_fwd_plan(cf_context *c, const cf_batch *b, int *n_groups, int *n_out, cf_
             c->grp_row0[g] = i;
             c->grp_n[g] = 1;
         }
-        if (b->logits[i]) c->out_rows[no++] = i;
+        if (b->logits[i]) {
+            if (b->only && b->only[i]) {
+                int rc = check_only(b, i, m->hp.n_vocab, err);
+                if (rc) return rc;
+                c->sub_rows[ns++] = no;
+            } else {
+                nf = no + 1;
+            }
+            c->out_rows[no++] = i;
+        }
     }
     *n_groups = g + 1;
     *n_out = no;
+    *n_full = nf;
+    *n_sub = ns;
     return 0;
 }

@@ -109,6 +109,7 @@ typedef struct {
     float temp;
     int max_tokens;
     cf_constraint *cons;
+    int full_logits;   /* 1: no logit subsets (cf_engine_set_logits_subset 0) */
 } run_cfg;
 
 /* Runs requests [i0, i1) of `prompts` (request i gets user i, seed 100 + i) through one engine;
@@ -122,9 +123,11 @@ static void run_engine(const mdl *x, const char *const *prompts, int i0, int i1,
     cf_context c;
     cf_err e;
     ck_assert_msg(cf_context_init(&c, &x->m, &cp, &e) == 0, "%s", e.msg);
-    cf_engine_cb cb = {o, NULL, on_done, on_logits};
+    /* the logits callback only when recording: it turns logit subsets off */
+    cf_engine_cb cb = {o, NULL, on_done, o->record ? on_logits : NULL};
     cf_engine *eng;
     ck_assert_msg(cf_engine_new(&eng, &c, x->tok, &cb, &e) == 0, "%s", e.msg);
+    if (rc->full_logits) cf_engine_set_logits_subset(eng, 0);
     for (int i = i0; i < i1; i++) {
         int32_t ids[128];
         cf_gen_req r = {0};
@@ -159,9 +162,9 @@ static void check_cb_equals_alone(const char *model, float temp) {
     static outcome alone, together;
     memset(&alone, 0, sizeof alone);
     memset(&together, 0, sizeof together);
-    run_cfg one = {1, 128, temp, 24, NULL};
+    run_cfg one = {1, 128, temp, 24, NULL, 0};
     for (int i = 0; i < N_PROMPTS; i++) run_engine(&x, k_prompts, i, i + 1, &one, &alone);
-    run_cfg many = {3, 7, temp, 24, NULL};
+    run_cfg many = {3, 7, temp, 24, NULL, 0};
     run_engine(&x, k_prompts, 0, N_PROMPTS, &many, &together);
     ck_assert_int_eq(together.n_done, N_PROMPTS);
     for (int i = 0; i < N_PROMPTS; i++) {
@@ -192,9 +195,9 @@ START_TEST(logits_batch8_bitwise) {
     memset(&alone, 0, sizeof alone);
     memset(&together, 0, sizeof together);
     together.record = 1;
-    run_cfg many = {8, 512, 0, LOGIT_ROWS, NULL};
+    run_cfg many = {8, 512, 0, LOGIT_ROWS, NULL, 0};
     run_engine(&x, k_prompts, 0, 8, &many, &together);
-    run_cfg one = {1, 512, 0, LOGIT_ROWS, NULL};
+    run_cfg one = {1, 512, 0, LOGIT_ROWS, NULL, 0};
     for (int i = 0; i < 8; i++) {
         outcome a;
         memset(&a, 0, sizeof a);
@@ -261,10 +264,10 @@ static void check_constrained(int model, int which) {
     static outcome o, a;
     memset(&o, 0, sizeof o);
     memset(&a, 0, sizeof a);
-    run_cfg many = {8, 64, 0, MAX_TOK, s.cons};
+    run_cfg many = {8, 64, 0, MAX_TOK, s.cons, 0};
     run_engine(&x, k_prompts, 0, 8, &many, &o);
     ck_assert_int_eq(o.n_done, 8);
-    run_cfg one = {1, 64, 0, MAX_TOK, s.cons};
+    run_cfg one = {1, 64, 0, MAX_TOK, s.cons, 0};
     run_engine(&x, k_prompts, 3, 4, &one, &a);
     ck_assert_str_eq(a.text[3], o.text[3]);
     for (int i = 0; i < 8; i++) {
@@ -289,6 +292,51 @@ END_TEST
 START_TEST(constrained_synth) { check_constrained(1, _i); }
 END_TEST
 
+/* Logit subsets (the default; the output projection computes only the rows a constraint allows
+ * when it allows few) against whole rows: greedy outputs identical (the allowed logits are
+ * bitwise the same), and with sampling each request's output in a batch of 8 equals its output
+ * alone, every one valid. */
+START_TEST(constrained_subset_logits) {
+    const schema_case *sc = &k_schemas[_i % N_SCHEMAS];
+    float temp = _i < N_SCHEMAS ? 0.0f : 0.9f;
+    mdl x;
+    mdl_load(&x, k_models[1]);
+    cf_cons_vocab *v;
+    cf_err e;
+    ck_assert_msg(cf_cons_vocab_new(&v, x.tok, &e) == 0, "%s", e.msg);
+    cli_schema s;
+    load_schema(&s, sc, v);
+    static outcome sub, full, alone;
+    memset(&sub, 0, sizeof sub);
+    memset(&full, 0, sizeof full);
+    memset(&alone, 0, sizeof alone);
+    run_cfg many = {8, 64, temp, MAX_TOK, s.cons, 0};
+    run_engine(&x, k_prompts, 0, 8, &many, &sub);
+    if (temp == 0.0f) {
+        run_cfg whole = many;
+        whole.full_logits = 1;
+        run_engine(&x, k_prompts, 0, 8, &whole, &full);
+    } else {
+        run_cfg one = {1, 64, temp, MAX_TOK, s.cons, 0};
+        for (int i = 0; i < 8; i++) run_engine(&x, k_prompts, i, i + 1, &one, &alone);
+    }
+    const outcome *ref = temp == 0.0f ? &full : &alone;
+    for (int i = 0; i < 8; i++) {
+        ck_assert_msg(!strcmp(sub.text[i], ref->text[i]), "%s, temp %.1f, prompt %d: %s vs %s", sc->name, temp, i,
+                      sub.text[i], ref->text[i]);
+        cf_err why;
+        ck_assert_msg(cli_schema_check(&s, sub.text[i], sub.text_len[i], &why) == 1, "%s: invalid %s: %s", sc->name,
+                      sub.text[i], why.msg);
+    }
+    outcome_free(&sub);
+    outcome_free(&full);
+    outcome_free(&alone);
+    cli_schema_free(&s);
+    cf_cons_vocab_free(v);
+    mdl_free(&x);
+}
+END_TEST
+
 /* A budget that ends inside the document: finish "length", complete 0, output invalid. */
 START_TEST(length_mid_document) {
     mdl x;
@@ -300,7 +348,7 @@ START_TEST(length_mid_document) {
     load_schema(&s, &k_schemas[1], v);
     static outcome o;
     memset(&o, 0, sizeof o);
-    run_cfg cfg = {2, 64, 0, 5, s.cons};
+    run_cfg cfg = {2, 64, 0, 5, s.cons, 0};
     run_engine(&x, k_prompts, 0, 2, &cfg, &o);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(o.fin[i], CF_FIN_LENGTH);
@@ -550,6 +598,7 @@ static Suite *suite(void) {
         tcase_add_loop_test(tc, logits_batch8_bitwise, 0, 2);
         tcase_add_loop_test(tc, constrained_stories, 0, N_SCHEMAS);
         tcase_add_loop_test(tc, constrained_synth, 0, N_SCHEMAS);
+        tcase_add_loop_test(tc, constrained_subset_logits, 0, 2 * N_SCHEMAS);
         tcase_add_test(tc, length_mid_document);
         tcase_add_test(tc, submit_refusals);
         tcase_add_test(tc, batch_resume_bad_lines_long_prompt);

@@ -1,6 +1,7 @@
 /* The batched forward pass: bitwise determinism across thread counts, a sequence's logits
  * identical alone and inside a batch with other sequences (prefilling and decoding at other
- * positions), chunked prefill equal to one-shot, slot reuse, F32 vs F16 KV, batch validation. */
+ * positions), chunked prefill equal to one-shot, slot reuse, F32 vs F16 KV, logit subsets, batch
+ * validation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +255,103 @@ START_TEST(test_kv_f32_vs_f16) {
 }
 END_TEST
 
+/* Logit subsets (cf_batch.only): a row restricted to some ids holds, at those ids, bitwise the
+ * logits of the full output matmul, and -INFINITY elsewhere, whether the row lies before a full
+ * row (overwritten after the full product) or after the last one, in a prefill or a decode step,
+ * on 1 to 3 threads; an empty subset gives an all -INFINITY row; bad subsets are refused. */
+static int subset_ids(int32_t *ids, int nv, int which) {
+    int n = 0;
+    if (which == 0) {
+        int32_t fixed[] = {0, 1, 2, 17};
+        for (int i = 0; i < 4; i++) ids[n++] = fixed[i];
+        for (int i = 100; i < 132; i++) ids[n++] = i;   /* a run of consecutive rows */
+        ids[n++] = nv - 1;
+    } else {
+        for (int i = 3; i < nv; i += 37) ids[n++] = i;
+    }
+    return n;
+}
+
+static void subset_check(const float *got, const float *ref, int nv, const int32_t *ids, int n, const char *what) {
+    int k = 0;
+    for (int t = 0; t < nv; t++) {
+        if (k < n && ids[k] == t) {
+            ck_assert_msg(memcmp(&got[t], &ref[t], sizeof(float)) == 0, "%s: id %d: %g vs %g", what, t, got[t], ref[t]);
+            k++;
+        } else {
+            ck_assert_msg(got[t] == -INFINITY, "%s: id %d outside the subset is %g (ref %g, n %d)", what, t, got[t], ref[t], n);
+        }
+    }
+}
+
+START_TEST(test_logit_subset) {
+    if (!tu_have_shared()) return;
+    cf_model m;
+    load(&m, _i);
+    const int nv = m.hp.n_vocab;
+    int32_t t[3][12];
+    for (int s = 0; s < 3; s++) make_tokens(t[s], 12, nv, 40 + (uint64_t)s);
+    const int np[3] = {9, 5, 7};
+    int32_t *ids0 = malloc((size_t)nv * sizeof *ids0), *ids1 = malloc((size_t)nv * sizeof *ids1);
+    int n0 = subset_ids(ids0, nv, 0), n1 = subset_ids(ids1, nv, 1);
+    float *ref = malloc((size_t)6 * nv * sizeof(float)), *got = malloc((size_t)6 * nv * sizeof(float));
+    cf_err e;
+    for (int nth = 1; nth <= 3; nth++)
+        for (int sub = 0; sub <= 1; sub++) {
+            cf_context c;
+            ctx_init(&c, &m, 3, nth, CF_T_F16);
+            cf_batch b;
+            cf_batch_init(&b, 96, &e);
+            float *out = sub ? got : ref;
+            /* step 1: three prompts; out rows: seq 0 (subset, before the full row), 1 (full), 2 (subset) */
+            for (int s = 0; s < 3; s++) {
+                cf_batch_add_seq(&b, t[s], np[s], 0, s, 1);
+                if (sub && s != 1) cf_batch_set_only(&b, b.n - 1, s ? ids1 : ids0, s ? n1 : n0);
+            }
+            fwd(&c, &b, out);
+            /* step 2: one decode token each; seq 0 full, seq 1 an empty subset, seq 2 a subset */
+            cf_batch_clear(&b);
+            for (int s = 0; s < 3; s++) {
+                cf_batch_add(&b, t[s][np[s]], np[s], s, 1);
+                if (sub && s == 1) cf_batch_set_only(&b, b.n - 1, ids0, 0);
+                if (sub && s == 2) cf_batch_set_only(&b, b.n - 1, ids0, n0);
+            }
+            fwd(&c, &b, out + (size_t)3 * nv);
+            if (sub) {
+                char what[96];
+                snprintf(what, sizeof what, "%s, %d threads, prefill seq 0", k_models[_i], nth);
+                subset_check(got, ref, nv, ids0, n0, what);
+                ck_assert(memcmp(got + nv, ref + nv, (size_t)nv * sizeof(float)) == 0);
+                snprintf(what, sizeof what, "%s, %d threads, prefill seq 2", k_models[_i], nth);
+                subset_check(got + 2 * nv, ref + 2 * nv, nv, ids1, n1, what);
+                ck_assert(memcmp(got + 3 * nv, ref + 3 * nv, (size_t)nv * sizeof(float)) == 0);
+                snprintf(what, sizeof what, "%s, %d threads, empty subset", k_models[_i], nth);
+                subset_check(got + 4 * nv, ref + 4 * nv, nv, ids0, 0, what);
+                snprintf(what, sizeof what, "%s, %d threads, decode seq 2", k_models[_i], nth);
+                subset_check(got + 5 * nv, ref + 5 * nv, nv, ids0, n0, what);
+                /* refused: ids not ascending, an id outside the vocabulary */
+                int32_t bad1[2] = {5, 5}, bad2[2] = {3, nv};
+                const int32_t *bad[2] = {bad1, bad2};
+                const char *needle[2] = {"must ascend", "out of the vocabulary"};
+                for (int k = 0; k < 2; k++) {
+                    cf_batch_clear(&b);
+                    cf_batch_add(&b, t[0][np[0] + 1], np[0] + 1, 0, 1);
+                    cf_batch_set_only(&b, 0, bad[k], 2);
+                    ck_assert_int_eq(cf_forward(&c, &b, got, &e), CF_EINVAL);
+                    ck_assert_msg(strstr(e.msg, needle[k]) != NULL, "'%s' lacks '%s'", e.msg, needle[k]);
+                }
+            }
+            cf_batch_free(&b);
+            cf_context_free(&c);
+        }
+    free(ids0);
+    free(ids1);
+    free(ref);
+    free(got);
+    cf_model_free(&m);
+}
+END_TEST
+
 START_TEST(test_batch_validation) {
     if (!tu_have_shared()) return;
     cf_model m;
@@ -348,6 +446,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, test_batch_invariance, 0, N_MODELS);
     tcase_add_test(tc, test_logit_rows);
     tcase_add_loop_test(tc, test_kv_f32_vs_f16, 0, 2);
+    tcase_add_loop_test(tc, test_logit_subset, 0, N_MODELS);
     tcase_add_test(tc, test_batch_validation);
     tcase_add_test(tc, test_profile);
     suite_add_tcase(s, tc);

@@ -52,6 +52,7 @@ typedef struct {
     int nth, kv_type, top_k, parallel, lenient, strict, max_ws, shard_i, shard_n;
     unsigned long long seed;
     double temp, top_p, min_p;
+    int full_logits;
 } batch_opts;
 
 static void usage(FILE *f) {
@@ -69,6 +70,8 @@ static void usage(FILE *f) {
             "  --shard I/N     process only input lines L with (L-1) %% N == I (0 <= I < N)\n"
             "  --lenient / --strict / --max-ws N   schema compile options (see cinfer run --help)\n"
             "  --kv-type T     KV cache type: f16 (default) or f32\n"
+            "  --full-logits   whole logits rows even where the constraint allows a few tokens\n"
+            "                  (default: only those rows of the output matrix; see cinfer run --help)\n"
             "Ids already in --out are skipped (resume).\n",
             DEFAULT_N);
 }
@@ -128,6 +131,8 @@ static int parse(int argc, char **argv, batch_opts *o) {
             if (!strcmp(v, "f16")) o->kv_type = CF_T_F16;
             else if (!strcmp(v, "f32")) o->kv_type = CF_T_F32;
             else return cli_usage_error(k_cmd, "--kv-type: '%s' is not f16 or f32", v);
+        } else if (!strcmp(a, "--full-logits")) {
+            o->full_logits = 1;
         } else if (!strcmp(a, "--shard")) {
             if (!(v = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
             char tail;
@@ -453,6 +458,7 @@ int cmd_batch(int argc, char **argv) {
         rc = CLI_FAIL;
         goto out;
     }
+    if (o.full_logits) cf_engine_set_logits_subset(eng, 0);
     rc = CLI_FAIL;
     long n_bad = 0;
     lineno = 0;

@@ -43,6 +43,7 @@ typedef struct {
     long ctx;
     unsigned long long seed;
     double temp, top_p, min_p;
+    int full_logits;
 } run_opts;
 
 static void usage(FILE *f) {
@@ -63,6 +64,9 @@ static void usage(FILE *f) {
             "  --lenient       drop schema keywords that cannot be enforced (with a warning)\n"
             "  --strict        additionalProperties defaults to false where properties are given\n"
             "  --max-ws N      whitespace bytes allowed between JSON tokens (default 16)\n"
+            "  --full-logits   whole logits rows at every step (default: where the constraint allows\n"
+            "                  at most 1/128 of the vocabulary, only those rows of the output matrix are\n"
+            "                  computed; same allowed set, but seeded sampling draws differ)\n"
             "  --parallel N    decode N copies of the prompt, seeds S..S+N-1, printed in turn\n",
             DEFAULT_N);
 }
@@ -112,6 +116,8 @@ static int parse(int argc, char **argv, run_opts *o) {
             if (!(o->schema = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--grammar")) {
             if (!(o->grammar = cli_value(k_cmd, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--full-logits")) {
+            o->full_logits = 1;
         } else if (!strcmp(a, "--profile")) {
             o->profile = 1;
         } else if (!strcmp(a, "--lenient")) {
@@ -315,6 +321,7 @@ int cmd_run(int argc, char **argv) {
         rc = CLI_FAIL;
         goto out;
     }
+    if (o.full_logits) cf_engine_set_logits_subset(eng, 0);
     for (int i = 0; i < npar; i++) {
         cf_gen_req r = {0};
         r.prompt = ids;
