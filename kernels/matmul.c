@@ -15,7 +15,7 @@ cf_act_kind cf_act_kind_of(int wtype) {
     }
 }
 
-#define OPS(isa) {cf_mm_act_bytes_##isa, cf_mm_act_quantize_##isa, cf_mm_matmul_act_##isa}
+#define OPS(isa) {cf_mm_act_bytes_##isa, cf_mm_act_quantize_##isa, cf_mm_act_quantize_cols_##isa, cf_mm_matmul_act_##isa}
 static const cf_matmul_ops k_ops[CF_ISA_COUNT] = {
     [CF_ISA_REF] = OPS(ref),
     [CF_ISA_AVX2] = OPS(avx2),
@@ -36,6 +36,16 @@ size_t cf_act_bytes(int wtype, int64_t M, int64_t K) { return active()->act_byte
 void cf_act_quantize(const cf_par *p, int wtype, void *act, const float *X, int64_t ldx, int64_t M,
                      int64_t K) {
     active()->act_quantize(p, wtype, act, X, ldx, M, K);
+}
+
+void cf_act_quantize_cols(int wtype, void *act, const float *X, int64_t ldx, int64_t M, int64_t K,
+                          int64_t k0, int64_t k1) {
+    active()->act_quantize_cols(wtype, act, X, ldx, M, K, k0, k1);
+}
+
+int64_t cf_act_block(int wtype) {
+    cf_act_kind k = cf_act_kind_of(wtype);
+    return k == CF_ACT_Q8_0 ? 32 : k == CF_ACT_Q8_K ? 256 : 1;
 }
 
 void cf_matmul_act(const cf_par *p, const cf_wmat *W, const void *act, int64_t M, float *Y,

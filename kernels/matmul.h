@@ -115,6 +115,15 @@ size_t cf_act_bytes(int wtype, int64_t M, int64_t K);
 /* Quantizes X into act for weight type wtype; rows split across the team; caller barriers. */
 void cf_act_quantize(const cf_par *p, int wtype, void *act, const float *X, int64_t ldx, int64_t M,
                      int64_t K);
+/* Columns [k0, k1) of all M rows of X into act, laid out as cf_act_quantize(wtype, M, K) lays
+ * it out (same bytes for those columns); k0 and k1 multiples of cf_act_block(wtype) (k1 may be
+ * K).  Threads may fill disjoint column ranges of one buffer (the one with k0 == 0 writes the
+ * header); no split inside, caller barriers before the product.  Lets the thread that produced
+ * some columns (an N-split matmul and an elementwise step after it) quantize them itself. */
+void cf_act_quantize_cols(int wtype, void *act, const float *X, int64_t ldx, int64_t M, int64_t K,
+                          int64_t k0, int64_t k1);
+/* Columns per quantization block of wtype's activation kind: 1 (F32), 32 (Q8_0), 256 (Q8_K). */
+int64_t cf_act_block(int wtype);
 /* Y = act * W^T; N split across the team; caller barriers. */
 void cf_matmul_act(const cf_par *p, const cf_wmat *W, const void *act, int64_t M, float *Y,
                    int64_t ldy);
@@ -131,6 +140,8 @@ typedef struct {
     size_t (*act_bytes)(int wtype, int64_t M, int64_t K);
     void (*act_quantize)(const cf_par *p, int wtype, void *act, const float *X, int64_t ldx,
                          int64_t M, int64_t K);
+    void (*act_quantize_cols)(int wtype, void *act, const float *X, int64_t ldx, int64_t M,
+                              int64_t K, int64_t k0, int64_t k1);
     void (*matmul_act)(const cf_par *p, const cf_wmat *W, const void *act, int64_t M, float *Y,
                        int64_t ldy);
 } cf_matmul_ops;

@@ -49,43 +49,60 @@ static float q8_0_block(const float *x, int8_t *q, int conv) {
     return id == 0 ? 0.0f : d;
 }
 
+/* Rows [r0, r1), blocks [b0, b1) of the ROW layout h (F32: blocks of one element). */
+static void ref_quant(const cf_act_hdr *h, void *act, const float *X, int64_t ldx, int64_t r0, int64_t r1, int64_t b0,
+                      int64_t b1) {
+    const int conv = cf_act_scale_get();
+    const int64_t K = h->K;
+    int8_t *q = (int8_t *)act + CF_ACT_HDR;
+    float *d = (float *)((char *)act + h->off_b);
+    for (int64_t m = r0; m < r1; m++) {
+        const float *x = X + m * ldx;
+        if (h->kind == CF_ACT_F32) {
+            memcpy((float *)q + m * K + b0, x + b0, (size_t)(b1 - b0) * sizeof(float));
+        } else if (h->kind == CF_ACT_Q8_0) {
+            int32_t *s8 = (int32_t *)((char *)act + h->off_c);
+            for (int64_t b = b0; b < b1; b++) {
+                int8_t *qb = q + (m * h->nb + b) * 32;
+                d[m * h->nb + b] = q8_0_block(x + b * 32, qb, conv);
+                int s = 0;
+                for (int j = 0; j < 32; j++) s += qb[j];
+                s8[m * h->nb + b] = 8 * s;
+            }
+        } else {
+            int16_t *bs = (int16_t *)((char *)act + h->off_c);
+            for (int64_t b = b0; b < b1; b++) {
+                int8_t *qb = q + (m * h->nb + b) * 256;
+                d[m * h->nb + b] = cf_q8_block_ref(x + b * 256, 256, qb);
+                for (int j = 0; j < 16; j++) {
+                    int s = 0;
+                    for (int l = 0; l < 16; l++) s += qb[16 * j + l];
+                    bs[(m * h->nb + b) * 16 + j] = (int16_t)s;
+                }
+            }
+        }
+    }
+}
+
 void cf_mm_act_quantize_ref(const cf_par *p, int wtype, void *act, const float *X, int64_t ldx,
                             int64_t M, int64_t K) {
     assert(cf_mm_type_ok(wtype));
-    const int conv = cf_act_scale_get();
     cf_act_hdr h;
     cf_act_layout(&h, cf_act_kind_of(wtype), CF_LAYOUT_ROW, 0, M, K);
     if (p->ith == 0) memcpy(act, &h, sizeof h);
     long lo, hi;
     cf_split(p, (long)M, (long)K, cf_tuning_get()->thresh_quant_act, 1, &lo, &hi);
-    int8_t *q = (int8_t *)act + CF_ACT_HDR;
-    float *d = (float *)((char *)act + h.off_b);
-    for (long m = lo; m < hi; m++) {
-        const float *x = X + m * ldx;
-        if (h.kind == CF_ACT_F32) {
-            memcpy((float *)q + m * K, x, (size_t)K * sizeof(float));
-        } else if (h.kind == CF_ACT_Q8_0) {
-            int32_t *s8 = (int32_t *)((char *)act + h.off_c);
-            for (int64_t b = 0; b < h.nb; b++) {
-                int8_t *qb = q + (m * h.nb + b) * 32;
-                d[m * h.nb + b] = q8_0_block(x + b * 32, qb, conv);
-                int s = 0;
-                for (int j = 0; j < 32; j++) s += qb[j];
-                s8[m * h.nb + b] = 8 * s;
-            }
-        } else {
-            int16_t *bs = (int16_t *)((char *)act + h.off_c);
-            for (int64_t b = 0; b < h.nb; b++) {
-                int8_t *qb = q + (m * h.nb + b) * 256;
-                d[m * h.nb + b] = cf_q8_block_ref(x + b * 256, 256, qb);
-                for (int j = 0; j < 16; j++) {
-                    int s = 0;
-                    for (int l = 0; l < 16; l++) s += qb[16 * j + l];
-                    bs[(m * h.nb + b) * 16 + j] = (int16_t)s;
-                }
-            }
-        }
-    }
+    ref_quant(&h, act, X, ldx, lo, hi, 0, h.nb);
+}
+
+void cf_mm_act_quantize_cols_ref(int wtype, void *act, const float *X, int64_t ldx, int64_t M, int64_t K,
+                                 int64_t k0, int64_t k1) {
+    assert(cf_mm_type_ok(wtype));
+    cf_act_hdr h;
+    cf_act_layout(&h, cf_act_kind_of(wtype), CF_LAYOUT_ROW, 0, M, K);
+    assert(k0 % h.blk == 0 && (k1 % h.blk == 0 || k1 == K) && 0 <= k0 && k0 <= k1 && k1 <= K);
+    if (k0 == 0) memcpy(act, &h, sizeof h);
+    ref_quant(&h, act, X, ldx, 0, M, k0 / h.blk, (k1 + h.blk - 1) / h.blk);
 }
 
 /* ---- products (one output element each; the canonical order of matmul.h) ---- */

@@ -28,10 +28,11 @@ MM_INLINE __m256i aq512_block(const float *x, int conv, float *d, int32_t *s8) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtsepi32_epi8(i0)), _mm512_cvtsepi32_epi8(i1), 1);
 }
 
-/* Quantizes rows [r0, r1) of the (padded) activation, as mm_aq_rows. */
-static void mm_aq_rows512(const cf_act_hdr *h, void *act, const float *X, int64_t ldx, int64_t r0, int64_t r1) {
+/* Quantizes blocks [b0, b1) of rows [r0, r1) of the (padded) activation, as mm_aq_rows. */
+static void mm_aq_rows512(const cf_act_hdr *h, void *act, const float *X, int64_t ldx, int64_t r0, int64_t r1,
+                          int64_t b0, int64_t b1) {
     if (h->kind != CF_ACT_Q8_0) {
-        mm_aq_rows(h, act, X, ldx, r0, r1);
+        mm_aq_rows(h, act, X, ldx, r0, r1, b0, b1);
         return;
     }
     /* offsets from h: another thread may still be writing the buffer's header */
@@ -41,7 +42,7 @@ static void mm_aq_rows512(const cf_act_hdr *h, void *act, const float *X, int64_
     const int conv = cf_act_scale_get();
     for (int64_t r = r0; r < r1; r++) {
         const float *x = X + r * ldx;
-        for (int64_t b = 0; b < h->nb; b++) {
+        for (int64_t b = b0; b < b1; b++) {
             int64_t di = mm_aq_di(h, r, b);
             float d = 0.0f;
             int32_t s8 = 0;

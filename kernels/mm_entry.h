@@ -47,9 +47,24 @@ void MM_CAT(cf_mm_act_quantize_, MM_ISA)(const cf_par *p, int wtype, void *act, 
     long lo, hi, gran = h.layout == CF_LAYOUT_GROUP ? h.group : 1;
     cf_split(p, (long)h.Mp, (long)K, cf_tuning_get()->thresh_quant_act, gran, &lo, &hi);
 #ifdef MM_AQ512
-    mm_aq_rows512(&h, act, X, ldx, lo, hi);
+    mm_aq_rows512(&h, act, X, ldx, lo, hi, 0, h.nb);
 #else
-    mm_aq_rows(&h, act, X, ldx, lo, hi);
+    mm_aq_rows(&h, act, X, ldx, lo, hi, 0, h.nb);
+#endif
+}
+
+void MM_CAT(cf_mm_act_quantize_cols_, MM_ISA)(int wtype, void *act, const float *X, int64_t ldx, int64_t M,
+                                              int64_t K, int64_t k0, int64_t k1) {
+    assert(cf_mm_type_ok(wtype));
+    cf_act_hdr h;
+    cf_act_kind kind = cf_act_kind_of(wtype);
+    cf_act_layout(&h, kind, mm_layout_for(kind, M), G_ROWS, M, K);
+    assert(k0 % h.blk == 0 && (k1 % h.blk == 0 || k1 == K) && 0 <= k0 && k0 <= k1 && k1 <= K);
+    if (k0 == 0) memcpy(act, &h, sizeof h);
+#ifdef MM_AQ512
+    mm_aq_rows512(&h, act, X, ldx, 0, h.Mp, k0 / h.blk, (k1 + h.blk - 1) / h.blk);
+#else
+    mm_aq_rows(&h, act, X, ldx, 0, h.Mp, k0 / h.blk, (k1 + h.blk - 1) / h.blk);
 #endif
 }
 

@@ -12,6 +12,7 @@ size_t cf_act_layout(cf_act_hdr *h, cf_act_kind kind, int layout, int group, int
     assert(M >= 0 && K >= 0 && K % blk == 0);
     if (kind == CF_ACT_F32) layout = CF_LAYOUT_ROW;
     if (layout != CF_LAYOUT_GROUP) group = 0;
+    memset(h, 0, sizeof *h); /* padding too: a header's bytes never depend on the stack */
     assert(layout != CF_LAYOUT_GROUP || group > 0);
     h->magic = CF_ACT_MAGIC;
     h->kind = kind;

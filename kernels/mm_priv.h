@@ -112,6 +112,8 @@ static inline float cf_act_q8_0_scale(float d0, int conv, float *id) {
     size_t cf_mm_act_bytes_##isa(int wtype, int64_t M, int64_t K);                               \
     void cf_mm_act_quantize_##isa(const cf_par *p, int wtype, void *act, const float *X,         \
                                   int64_t ldx, int64_t M, int64_t K);                            \
+    void cf_mm_act_quantize_cols_##isa(int wtype, void *act, const float *X, int64_t ldx,        \
+                                       int64_t M, int64_t K, int64_t k0, int64_t k1);            \
     void cf_mm_matmul_act_##isa(const cf_par *p, const cf_wmat *W, const void *act, int64_t M,   \
                                 float *Y, int64_t ldy);
 CF_MM_DECL(ref)

@@ -108,19 +108,20 @@ MM_INLINE int64_t mm_aq_di(const cf_act_hdr *h, int64_t r, int64_t b) {
 }
 
 /* Quantizes rows [r0, r1) of the (padded) activation; rows >= M are stored as zeros. */
-static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t ldx, int64_t r0, int64_t r1) {
+static void mm_aq_rows(const cf_act_hdr *h, void *act, const float *X, int64_t ldx, int64_t r0, int64_t r1, int64_t b0,
+                       int64_t b1) {
     int8_t *q = (int8_t *)act + CF_ACT_HDR;
     float *dd = (float *)((char *)act + h->off_b);
     void *cc = (char *)act + h->off_c;
     int G = h->layout == CF_LAYOUT_GROUP ? h->group : 1;
     const int conv = cf_act_scale_get();
     for (int64_t r = r0; r < r1; r++) {
-        if (h->kind == CF_ACT_F32) {
-            memcpy((float *)q + r * h->K, X + r * ldx, (size_t)h->K * sizeof(float));
+        if (h->kind == CF_ACT_F32) { /* blocks of one element */
+            memcpy((float *)q + r * h->K + b0, X + r * ldx + b0, (size_t)(b1 - b0) * sizeof(float));
             continue;
         }
         const float *x = X + r * ldx;
-        for (int64_t b = 0; b < h->nb; b++) {
+        for (int64_t b = b0; b < b1; b++) {
             int64_t di = mm_aq_di(h, r, b);
             float id = 0;
             int ok = 0;

@@ -47,7 +47,9 @@
     X(tile_attn_pf, "attention: bytes of K/V rows a thread prefetches into L2 before computing (0 = off)", 0, \
       0, 524288, 524288)                                                                          \
     X(tile_attn_rh, "attention: query rows x heads per task sharing a kv block (<= 16)", 1, 8, 16, \
-      16)
+      16)                                                                                         \
+    X(fwd_ffn_cols_m, "forward: batch rows up to which gate/up, SwiGLU and its quantization run on columns (no barrier between)", \
+      64, 64, 64, 64)
 
 typedef enum { CF_TSRC_DEFAULT = 0, CF_TSRC_FILE = 1, CF_TSRC_ENV = 2, CF_TSRC_SET = 3 } cf_tsrc;
 

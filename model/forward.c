@@ -244,13 +244,17 @@ static void fwd_thread(const cf_par *p, void *arg) {
                 cf_rmsnorm_add(&cf_par_serial, c->xn + lo * d, c->x + lo * d, c->tmp + lo * d, ly->ffn_norm, hi - lo, d, eps);
             quant_rows(S, p, &as, c->xn, d, used, M, d);
             step_end(&tk, CF_PROF_NORM);
-            cf_fwd_mm_job jobs[2] = {{&ly->w_gate, c->act[as.slot[0]], c->gate, ff}, {&ly->w_up, c->act[as.slot[1]], c->up, ff}};
-            cf_fwd_mm_run(p, jobs, 2, M, tu->thresh_matmul);
-            step_end(&tk, CF_PROF_FFN_UP);
         }
 
-        /* rows: SwiGLU + quantize for down */
-        {
+        /* gate and up, SwiGLU, quantize for down.  Few rows (decode): each thread the same
+         * columns of all three, no barrier between them (two fewer per layer; the data stays on
+         * its core).  Many rows (prefill): the products split by weight bytes, then SwiGLU and the
+         * quantization by rows (measured at 512 rows, 2 threads: column-split SwiGLU + quantize
+         * 63 vs 46 us/token, the pass 2.6% slower). */
+        cf_fwd_mm_job jobs[2] = {{&ly->w_gate, c->act[as.slot[0]], c->gate, ff}, {&ly->w_up, c->act[as.slot[1]], c->up, ff}};
+        if (M > tu->fwd_ffn_cols_m) {
+            cf_fwd_mm_run(p, jobs, 2, M, tu->thresh_matmul);
+            step_end(&tk, CF_PROF_FFN_UP);
             const cf_wmat *w[1] = {&ly->w_down};
             actset_make(&as, w, 1);
             used = rows_of(p, M, ff, tu->thresh_swiglu, &lo, &hi);
@@ -259,6 +263,21 @@ static void fwd_thread(const cf_par *p, void *arg) {
             quant_rows(S, p, &as, c->h, ff, used, M, ff);
             step_end(&tk, CF_PROF_SWIGLU);
             cf_fwd_mm_one(p, &ly->w_down, c->act[0], M, c->tmp, d, tu->thresh_matmul);
+            step_end(&tk, CF_PROF_FFN_DOWN);
+        } else {
+            const int64_t blk = cf_act_block(ly->w_down.type);
+            /* whole quantization blocks per thread, pairs of them for the row-pair layout of Q8_0 */
+            const int64_t gran = blk == 32 ? 64 : blk > 16 ? blk : 16;
+            int64_t a, z;
+            cf_fwd_mm_cols(p, jobs, 2, M, tu->thresh_matmul, gran, &a, &z);
+            tick_step(&tk, CF_PROF_FFN_UP);
+            if (z > a) {
+                cf_swiglu(&cf_par_serial, c->h + a, ff, c->gate + a, c->up + a, ff, M, z - a);
+                /* act[2]: the other threads may still be reading gate/up's (act[0], act[1]) */
+                cf_act_quantize_cols(ly->w_down.type, c->act[2], c->h, ff, M, ff, a, z);
+            }
+            step_end(&tk, CF_PROF_SWIGLU);
+            cf_fwd_mm_one(p, &ly->w_down, c->act[2], M, c->tmp, d, tu->thresh_matmul);
             step_end(&tk, CF_PROF_FFN_DOWN);
         }
 

@@ -25,6 +25,13 @@ typedef struct {
 void cf_fwd_mm_run(const cf_par *p, const cf_fwd_mm_job *jobs, int nj, int64_t M, long thresh);
 void cf_fwd_mm_one(const cf_par *p, const cf_wmat *w, const void *act, int64_t M, float *y, int64_t ldy,
                    long thresh);
+/* Jobs whose weights have the same shape: this thread computes the same rows [*n0, *n1) of each
+ * (output columns of each product), cut at multiples of gran rows (a multiple of 16) and spread
+ * over the team as cf_split does (thresh in MACs); so what follows elementwise on those columns
+ * (SwiGLU of gate and up, the quantization of the result) can run on the same thread, on data
+ * in its own cache.  An empty range when this thread has none.  No barrier. */
+void cf_fwd_mm_cols(const cf_par *p, const cf_fwd_mm_job *jobs, int nj, int64_t M, long thresh, int64_t gran,
+                    int64_t *n0, int64_t *n1);
 
 /* Checks the batch against the context (ids, slots, positions, contiguity, size, logit subsets)
  * and fills c->grp_* (runs of one sequence), c->out_rows and c->sub_rows.  n_full: output rows

@@ -49,6 +49,21 @@ void cf_fwd_mm_run(const cf_par *p, const cf_fwd_mm_job *jobs, int nj, int64_t M
     }
 }
 
+void cf_fwd_mm_cols(const cf_par *p, const cf_fwd_mm_job *jobs, int nj, int64_t M, long thresh, int64_t gran,
+                    int64_t *n0, int64_t *n1) {
+    *n0 = *n1 = 0;
+    if (M <= 0) return;
+    const cf_wmat *w = jobs[0].w;
+    long lo, hi;
+    cf_split(p, (long)w->n, (long)(nj * M * w->k), thresh, (long)gran, &lo, &hi);
+    if (hi <= lo) return;
+    for (int j = 0; j < nj; j++) {
+        cf_wmat sub = cf_wmat_rows(jobs[j].w, lo, hi - lo); /* lo: a multiple of gran (keeps PK16) */
+        cf_matmul_act(&cf_par_serial, &sub, jobs[j].act, M, jobs[j].y + lo, jobs[j].ldy);
+    }
+    *n0 = lo, *n1 = hi;
+}
+
 void cf_fwd_mm_one(const cf_par *p, const cf_wmat *w, const void *act, int64_t M, float *y, int64_t ldy, long thresh) {
     cf_fwd_mm_job j = {w, act, y, ldy};
     cf_fwd_mm_run(p, &j, 1, M, thresh);

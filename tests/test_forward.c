@@ -87,7 +87,8 @@ START_TEST(test_threads_bitwise) {
     float *ref = malloc(rows * nv * sizeof(float)), *got = malloc(rows * nv * sizeof(float));
     run_alone(&m, t, N_TOK, N_PROMPT, 1, CF_T_F16, ref);
     /* mode 0: default thresholds; 1: only thresh_quant_act at 1 (row steps on one thread, the
-     * team quantizes after them); 2: every threshold at 1 so each step splits as finely as it can */
+     * team quantizes after them) and the FFN by rows at every batch size (fwd_ffn_cols_m 0);
+     * 2: every threshold at 1 so each step splits as finely as it can */
     const cf_tuning defaults = *cf_tuning_get();
     for (int mode = 0; mode <= 2; mode++) {
         cf_tuning *tu = cf_tuning_mut();
@@ -96,6 +97,8 @@ START_TEST(test_threads_bitwise) {
             if ((mode == 2 && !strncmp(cf_tuning_name(i), "thresh_", 7)) ||
                 (mode == 1 && !strcmp(cf_tuning_name(i), "thresh_quant_act")))
                 cf_tuning_set_value(tu, i, 1);
+            else if (mode == 1 && !strcmp(cf_tuning_name(i), "fwd_ffn_cols_m"))
+                cf_tuning_set_value(tu, i, 0);
         for (int nth = 2; nth <= 3; nth++) {
             run_alone(&m, t, N_TOK, N_PROMPT, nth, CF_T_F16, got);
             for (size_t r = 0; r < rows; r++)

@@ -436,6 +436,44 @@ START_TEST(test_matmul_dispatch) {
 }
 END_TEST
 
+/* cf_act_quantize_cols: filling a buffer by column ranges (block multiples, the last one ending
+ * at K) writes the very bytes of cf_act_quantize, at every level, for every activation kind and
+ * layout (M from 1 to 33: row, row-pair, group and column-block layouts). */
+START_TEST(test_act_quantize_cols) {
+    int t = k_types[_i];
+    int64_t ks[4];
+    int nk = k_list(t, ks);
+    for (int isa = 0; isa < CF_ISA_COUNT; isa++) {
+        if (!cf_isa_supported((cf_isa)isa)) continue;
+        const cf_matmul_ops *o = cf_matmul_ops_for((cf_isa)isa);
+        for (size_t mi = 0; mi < sizeof k_M / sizeof k_M[0] && k_M[mi] <= 33; mi++)
+            for (int ki = 0; ki < nk; ki++) {
+                int64_t M = k_M[mi], K = ks[ki], blk = cf_act_block(t);
+                size_t bytes = o->act_bytes(t, M, K);
+                float *X = rand_x(M, K + 3, 7 + (uint64_t)mi);
+                unsigned char *a = malloc(bytes), *b = malloc(bytes);
+                memset(a, 0x5a, bytes);
+                memset(b, 0x5a, bytes);
+                o->act_quantize(&cf_par_serial, t, a, X, K + 3, M, K);
+                /* ranges: the high one first (the header comes with k0 == 0), then the rest */
+                int64_t nblk = (K + blk - 1) / blk, cut = nblk / 2 * blk;
+                o->act_quantize_cols(t, b, X, K + 3, M, K, cut, K);
+                if (cut > blk) {
+                    o->act_quantize_cols(t, b, X, K + 3, M, K, blk, cut);
+                    o->act_quantize_cols(t, b, X, K + 3, M, K, 0, blk);
+                } else {
+                    o->act_quantize_cols(t, b, X, K + 3, M, K, 0, cut);
+                }
+                size_t at = 0;
+                while (at < bytes && a[at] == b[at]) at++;
+                ck_assert_msg(at == bytes, "%s %s M=%lld K=%lld: column ranges differ from the whole at byte %zu of %zu",
+                              cf_isa_name((cf_isa)isa), cf_dtype_get(t)->name, (long long)M, (long long)K, at, bytes);
+                free(a), free(b), free(X);
+            }
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("matmul");
     TCase *tc = tcase_create("matmul");
@@ -447,6 +485,7 @@ static Suite *suite(void) {
     tcase_add_loop_test(tc, test_matmul_long_k, 0, 4);
     tcase_add_loop_test(tc, test_matmul_packed, 0, 4);
     tcase_add_test(tc, test_matmul_dispatch);
+    tcase_add_loop_test(tc, test_act_quantize_cols, 0, NTYPES);
     suite_add_tcase(s, tc);
     return s;
 }
