@@ -372,6 +372,7 @@ int cf_engine_step(cf_engine *e, cf_err *err) {
     cf_batch *b = &e->b;
     cf_batch_clear(b);
     int nrow = 0, n_pre = 0, n_sub = 0;
+    double tm = cf_now_s(); /* the constraint masks below count as sampling time */
     /* decode tokens first, one per running sequence: those whose logits cover the vocabulary,
      * then (after the prefill chunks, so the full rows stay a prefix of the output rows) those
      * whose constraint allows only a few tokens now */
@@ -388,6 +389,7 @@ int cf_engine_step(cf_engine *e, cf_err *err) {
         s->row = nrow++;
     }
     int n_dec = b->n + n_sub, cap = b->cap;
+    e->st.t_sample_s += cf_now_s() - tm;
     b->cap -= n_sub; /* room for them */
     /* then prefill chunks, oldest request first */
     for (;;) {
