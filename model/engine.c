@@ -339,11 +339,12 @@ static void sample_par(const cf_par *p, void *arg) {
  * (s->n_only; returns it), else -1.  Not with an on_logits callback (it wants whole rows). */
 static int only_ids(cf_engine *e, slot *s, int i) {
     if (!s->mat || e->only_max <= 0 || e->cb.on_logits) return -1;
+    size_t nw = ((size_t)e->n_vocab + 31) / 32;
+    memset(e->bits, 0, nw * sizeof *e->bits); /* the constraint's vocabulary may be the smaller */
     int n = cf_matcher_mask(s->mat, e->bits);
     if (n <= 0 || n > e->only_max) return -1;
     int32_t *ids = e->only_buf + (size_t)i * (size_t)e->only_max;
     int k = 0;
-    size_t nw = ((size_t)e->n_vocab + 31) / 32;
     for (size_t w = 0; w < nw && k < n; w++)
         for (uint32_t m = e->bits[w]; m; m &= m - 1) ids[k++] = (int32_t)(w * 32 + (size_t)__builtin_ctz(m));
     s->n_only = k;
