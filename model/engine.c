@@ -329,6 +329,11 @@ static void sample_par(const cf_par *p, void *arg) {
     for (int k = p->ith; k < e->nsel; k += p->nth) {
         slot *s = &e->s[e->sel[k]];
         float *l = e->logits + (size_t)s->row * (size_t)e->n_vocab;
+        if (s->n_only >= 0) { /* a logit subset: its ids are the constraint's allowed set */
+            s->picked = cf_sampler_sample_ids(s->smp, l, e->n_vocab, e->only_buf + (size_t)e->sel[k] * (size_t)e->only_max,
+                                              s->n_only);
+            continue;
+        }
         cf_token_filter f;
         if (s->mat) f = cf_matcher_filter(s->mat);
         s->picked = cf_sampler_sample(s->smp, l, e->n_vocab, s->mat ? &f : NULL);

@@ -26,6 +26,7 @@ struct cf_sampler {
     /* work */
     cand *c;
     float *w;   /* unnormalized probabilities of the survivors */
+    float *sub; /* the logits of a candidate subset (cf_sampler_sample_ids) */
     uint32_t *bits;
     uint64_t rng[4];
     uint64_t n_samples, n_masked;
@@ -69,7 +70,7 @@ static void seed_rng(cf_sampler *s) {
 
 void cf_sampler_free(cf_sampler *s) {
     if (!s) return;
-    free(s->bias), free(s->ring), free(s->count), free(s->stamp), free(s->c), free(s->w), free(s->bits);
+    free(s->bias), free(s->ring), free(s->count), free(s->stamp), free(s->c), free(s->w), free(s->sub), free(s->bits);
     free(s);
 }
 
@@ -111,7 +112,8 @@ int cf_sampler_new(const cf_sampler_params *p, int32_t n_vocab, cf_sampler **out
     s->c = malloc((size_t)n_vocab * sizeof *s->c);
     s->w = malloc((size_t)n_vocab * sizeof *s->w);
     s->bits = malloc(((size_t)n_vocab + 31) / 32 * sizeof *s->bits);
-    int ok = s->c && s->w && s->bits;
+    s->sub = malloc((size_t)n_vocab * sizeof *s->sub);
+    int ok = s->c && s->w && s->bits && s->sub;
     if (ok && p->n_bias) {
         s->bias = malloc((size_t)p->n_bias * sizeof *s->bias);
         ok = s->bias != NULL;
@@ -413,4 +415,18 @@ int32_t cf_sampler_sample(cf_sampler *s, float *logits, int32_t n_vocab, const c
     for (int32_t i = 0; i < n_vocab; i++)
         if (!((s->bits[i >> 5] >> (i & 31)) & 1)) logits[i] = -INFINITY;
     return chain(s, logits, n_vocab);
+}
+
+int32_t cf_sampler_sample_ids(cf_sampler *s, float *logits, int32_t n_vocab, const int32_t *ids, int32_t n) {
+    if (n_vocab != s->n_vocab || !logits || n < 0 || n > n_vocab) return -1;
+    s->n_samples++;
+    apply_bias_penalties(s, logits);
+    for (int32_t k = 0; k < n; k++) {
+        float x = logits[ids[k]];
+        s->sub[k] = x != x ? -INFINITY : x == INFINITY ? FLT_MAX : x;
+    }
+    /* the chain over the subset in ascending id order: its ties (lowest id) and its truncations
+     * see the same candidates as over the whole row with -inf elsewhere */
+    int32_t t = n > 0 ? chain(s, s->sub, n) : -1;
+    return t < 0 ? -1 : ids[t];
 }

@@ -71,6 +71,12 @@ void cf_sampler_reset(cf_sampler *s);
  * f may be NULL; f->accepts may be NULL (then the mask is always used).  n_vocab must equal the
  * sampler's. */
 int32_t cf_sampler_sample(cf_sampler *s, float *logits, int32_t n_vocab, const cf_token_filter *f);
+/* The same over a known candidate set: ids[0..n) ascending, every other logit -inf (a logits row
+ * the forward pass restricted to a constraint's allowed tokens, cf_batch.only), so no filter is
+ * asked; biases and penalties as above, then the chain over those n logits only.  The same
+ * distribution as cf_sampler_sample on that row; greedy picks the same token, a sampled pick may
+ * differ in the last bits of the normalization.  -1 if none is finite. */
+int32_t cf_sampler_sample_ids(cf_sampler *s, float *logits, int32_t n_vocab, const int32_t *ids, int32_t n);
 void cf_sampler_accept(cf_sampler *s, int32_t tok);   /* history for penalties */
 
 /* Counters for diagnostics: samples taken, and how many needed the full mask. */

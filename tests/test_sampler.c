@@ -355,6 +355,58 @@ START_TEST(test_filter_distribution) {
 }
 END_TEST
 
+/* cf_sampler_sample_ids over a subset (the rest -inf): the masked softmax's distribution (chi-square),
+ * picks only from the subset, greedy and top-k 1 equal to cf_sampler_sample on the same row, bias
+ * and penalties applied by token id. */
+START_TEST(test_sample_ids) {
+    float l[8] = {2.0f, 1.0f, 0.0f, 1.5f, -0.5f, 0.5f, 1.0f, 0.0f};
+    const int32_t ids[4] = {1, 2, 4, 5};
+    float lm[8];
+    for (int i = 0; i < 8; i++) lm[i] = -INFINITY;
+    for (int k = 0; k < 4; k++) lm[ids[k]] = l[ids[k]];
+    cf_sampler_params p = cf_sampler_defaults();
+    p.temperature = 1.0f;
+    p.seed = 78;
+    cf_sampler *s = mk(p, 8);
+    long h[8] = {0};
+    float w[8];
+    for (int d = 0; d < CHI_DRAWS; d++) {
+        memcpy(w, lm, sizeof w);
+        int32_t t = cf_sampler_sample_ids(s, w, 8, ids, 4);
+        ck_assert(t == 1 || t == 2 || t == 4 || t == 5);
+        h[t]++;
+    }
+    cf_sampler_free(s);
+    double prob[8];
+    softmax(lm, 8, 1.0, prob);
+    int df;
+    double x = chi2(h, prob, 8, CHI_DRAWS, &df);
+    printf("sampler chi-square over an id subset: %.2f (df %d)\n", x, df);
+    ck_assert_msg(x < CHI2_DF3_P001, "chi2 %.2f", x);
+    /* greedy, top-k 1, and with a bias and a repeat penalty: the same token as the whole row */
+    for (int mode = 0; mode < 3; mode++) {
+        cf_sampler_params q = cf_sampler_defaults();
+        cf_logit_bias b = {2, 5.0f};
+        if (mode == 1) q.temperature = 0.8f, q.top_k = 1;
+        if (mode == 2) q.bias = &b, q.n_bias = 1, q.repeat_penalty = 3.0f;
+        cf_sampler *a = mk(q, 8), *z = mk(q, 8);
+        if (mode == 2) cf_sampler_accept(a, 2), cf_sampler_accept(z, 2), cf_sampler_accept(a, 1), cf_sampler_accept(z, 1);
+        memcpy(w, lm, sizeof w);
+        int32_t ta = cf_sampler_sample_ids(a, w, 8, ids, 4);
+        int32_t tz = sample1(z, lm, 8, NULL);
+        ck_assert_int_eq(ta, tz);
+        ck_assert_int_eq(ta, mode == 2 ? 2 : 1);
+        cf_sampler_free(a), cf_sampler_free(z);
+    }
+    /* no finite candidate, an empty subset */
+    s = mk(p, 8);
+    for (int i = 0; i < 8; i++) w[i] = -INFINITY;
+    ck_assert_int_eq(cf_sampler_sample_ids(s, w, 8, ids, 4), -1);
+    ck_assert_int_eq(cf_sampler_sample_ids(s, w, 8, ids, 0), -1);
+    cf_sampler_free(s);
+}
+END_TEST
+
 START_TEST(test_bad_params) {
     cf_sampler *s;
     cf_err e;
@@ -445,6 +497,7 @@ int main(void) {
     tcase_add_test(tc, test_determinism);
     tcase_add_test(tc, test_filter);
     tcase_add_test(tc, test_filter_distribution);
+    tcase_add_test(tc, test_sample_ids);
     tcase_add_test(tc, test_bad_params);
     tcase_add_test(tc, test_big_vocab);
     suite_add_tcase(s, tc);
