@@ -55,6 +55,7 @@ typedef struct {
 
 /* ---- profiling (diagnostics only: thread 0's wall time per step) ---- */
 static int64_t g_prof[CF_PROF_COUNT], g_prof_n, g_prof_tok, g_prof_out, g_prof_kv, g_prof_wall;
+static int64_t g_prof_full_n, g_prof_full_rows, g_prof_sub_ids;
 static int g_prof_on = -1;
 static const char *k_prof_names[CF_PROF_COUNT] = {"embed+norm", "qkv", "rope+kv", "attention", "wo",
                                                   "norm", "ffn_up", "swiglu", "ffn_down", "output", "barrier"};
@@ -62,11 +63,13 @@ void cf_forward_prof_read(cf_fwd_prof *o) {
     memcpy(o->ns, g_prof, sizeof g_prof);
     o->n_forward = g_prof_n, o->tokens = g_prof_tok, o->out_rows = g_prof_out;
     o->kv_attended = g_prof_kv, o->wall_ns = g_prof_wall;
+    o->out_full_passes = g_prof_full_n, o->out_full_rows = g_prof_full_rows, o->out_subset_ids = g_prof_sub_ids;
 }
 void cf_forward_prof_enable(int on) {
     if (on) {
         memset(g_prof, 0, sizeof g_prof);
         g_prof_n = g_prof_tok = g_prof_out = g_prof_kv = g_prof_wall = 0;
+        g_prof_full_n = g_prof_full_rows = g_prof_sub_ids = 0;
     }
     g_prof_on = on;
 }
@@ -349,6 +352,8 @@ int cf_forward(cf_context *c, const cf_batch *b, float *logits, cf_err *err) {
     for (int g = 0; g < S.n_groups; g++) c->kv.len[c->grp_seq[g]] = b->pos[c->grp_row0[g] + c->grp_n[g] - 1] + 1;
     if (S.prof) {
         g_prof_n++, g_prof_tok += b->n, g_prof_out += S.n_out;
+        g_prof_full_n += S.n_full > 0, g_prof_full_rows += S.n_full;
+        for (int s = 0; s < S.n_sub; s++) g_prof_sub_ids += b->n_only[c->out_rows[c->sub_rows[s]]];
         for (int i = 0; i < b->n; i++) g_prof_kv += (int64_t)b->pos[i] + 1;
         if (t_enter) g_prof_wall += cf_now_ns() - t_enter;
     }

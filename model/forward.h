@@ -34,6 +34,9 @@ typedef struct {
     int64_t n_forward;         /* profiled cf_forward calls */
     int64_t tokens;            /* batch tokens */
     int64_t out_rows;          /* logits rows */
+    int64_t out_full_passes;   /* passes that ran the whole output product (some row wanted all logits) */
+    int64_t out_full_rows;     /* rows it covered */
+    int64_t out_subset_ids;    /* output-matrix rows computed one by one for logit subsets */
     int64_t kv_attended;       /* sum over tokens of the positions each attends (pos + 1) */
     int64_t wall_ns;           /* wall time inside cf_forward (incl. team start/join, checks) */
 } cf_fwd_prof;

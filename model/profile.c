@@ -90,8 +90,18 @@ int cf_profile_build(cf_prof_report *r, const cf_context *c, const cf_fwd_prof *
     MM(CF_PROF_FFN_DOWN, rows_post, &ly->w_down);
 #undef MM
     if (O > 0) {
+        /* the whole product in the passes where some row wanted all logits, plus one output-matrix
+         * row per id of the logit subsets */
         ws[0] = &m->output;
-        mm_step(r, ns[CF_PROF_OUTPUT], ws, 1, F, O);
+        double FP = (double)(now.out_full_passes - mark->out_full_passes), FR = (double)(now.out_full_rows - mark->out_full_rows);
+        double SI = (double)(now.out_subset_ids - mark->out_subset_ids);
+        mm_step(r, ns[CF_PROF_OUTPUT], ws, 1, FP, FR);
+        const cf_dtype_info *od = cf_dtype_get(m->output.type);
+        char name[32];
+        snprintf(name, sizeof name, "matmul %s", od ? od->name : "?");
+        cf_prof_row *x = row(r, name);
+        x->bytes += SI * (double)m->output.row_bytes;
+        x->ops += 2.0 * SI * (double)m->output.k;
     }
 
     cf_prof_row *x = row(r, "attention");
