@@ -322,6 +322,9 @@ static void take(cf_engine *e, slot *s, int32_t t) {
     s->next_tok = t;
 }
 
+/* Slot i's row of allowed ids (only_max entries). */
+static int32_t *only_row(const cf_engine *e, int i) { return e->only_buf + (size_t)i * (size_t)e->only_max; }
+
 /* Samples the slots in e->sel[ith], e->sel[ith + nth], ... (thread-safe: each slot is touched by
  * one thread; matchers of a shared constraint serialize on its lock). */
 static void sample_par(const cf_par *p, void *arg) {
@@ -330,8 +333,7 @@ static void sample_par(const cf_par *p, void *arg) {
         slot *s = &e->s[e->sel[k]];
         float *l = e->logits + (size_t)s->row * (size_t)e->n_vocab;
         if (s->n_only >= 0) { /* a logit subset: its ids are the constraint's allowed set */
-            s->picked = cf_sampler_sample_ids(s->smp, l, e->n_vocab, e->only_buf + (size_t)e->sel[k] * (size_t)e->only_max,
-                                              s->n_only);
+            s->picked = cf_sampler_sample_ids(s->smp, l, e->n_vocab, only_row(e, e->sel[k]), s->n_only);
             continue;
         }
         cf_token_filter f;
@@ -348,7 +350,7 @@ static int only_ids(cf_engine *e, slot *s, int i) {
     memset(e->bits, 0, nw * sizeof *e->bits); /* the constraint's vocabulary may be the smaller */
     int n = cf_matcher_mask(s->mat, e->bits);
     if (n <= 0 || n > e->only_max) return -1;
-    int32_t *ids = e->only_buf + (size_t)i * (size_t)e->only_max;
+    int32_t *ids = only_row(e, i);
     int k = 0;
     for (size_t w = 0; w < nw && k < n; w++)
         for (uint32_t m = e->bits[w]; m; m &= m - 1) ids[k++] = (int32_t)(w * 32 + (size_t)__builtin_ctz(m));
@@ -419,7 +421,7 @@ int cf_engine_step(cf_engine *e, cf_err *err) {
         slot *s = &e->s[i];
         if (!s->r || s->next_tok < 0 || s->n_only < 0) continue;
         cf_batch_add(b, s->next_tok, (int32_t)s->pos, i, 1);
-        cf_batch_set_only(b, b->n - 1, e->only_buf + (size_t)i * (size_t)e->only_max, s->n_only);
+        cf_batch_set_only(b, b->n - 1, only_row(e, i), s->n_only);
         s->row = nrow++;
     }
     double t0 = cf_now_s();

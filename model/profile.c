@@ -28,8 +28,10 @@ static cf_prof_row *row(cf_prof_report *r, const char *name) {
 static int is_int8(int type) { return cf_act_kind_of(type) != CF_ACT_F32; }
 
 /* A matmul step: its time shared among the weight types of ws[] by bytes read.  passes: forward
- * passes reading the weights; rows: activation rows multiplied (for the ops). */
-static void mm_step(cf_prof_report *r, double ns, const cf_wmat *const *ws, int nw, double passes, double rows) {
+ * passes reading the weights; rows: activation rows multiplied (for the ops); row_reads: single
+ * weight rows read on their own, one activation row each (logit subsets). */
+static void mm_step(cf_prof_report *r, double ns, const cf_wmat *const *ws, int nw, double passes, double rows,
+                    double row_reads) {
     double total = 0;
     for (int i = 0; i < nw; i++) total += (double)ws[i]->row_bytes * (double)ws[i]->n;
     if (total <= 0) return;
@@ -41,8 +43,8 @@ static void mm_step(cf_prof_report *r, double ns, const cf_wmat *const *ws, int 
         cf_prof_row *x = row(r, name);
         double b = (double)w->row_bytes * (double)w->n;
         x->ns += ns * b / total;
-        x->bytes += b * passes;
-        x->ops += 2.0 * rows * (double)w->n * (double)w->k;
+        x->bytes += b * passes + row_reads * (double)w->row_bytes;
+        x->ops += 2.0 * (rows * (double)w->n + row_reads) * (double)w->k;
         x->bound = is_int8(w->type) ? "int8" : "fp32"; /* the compute side; resolved below */
     }
 }
@@ -79,7 +81,7 @@ int cf_profile_build(cf_prof_report *r, const cf_context *c, const cf_fwd_prof *
             const cf_wmat *list[] = {__VA_ARGS__};                                                  \
             nw = (int)(sizeof list / sizeof list[0]);                                               \
             memcpy(ws, list, sizeof list);                                                          \
-            mm_step(r, per_layer, ws, nw, F, (ROWS) / L);                                           \
+            mm_step(r, per_layer, ws, nw, F, (ROWS) / L, 0);                                           \
         }                                                                                          \
     } while (0)
     /* Layers of one model share shapes; a step's time is spread evenly over them (its per-type
@@ -95,13 +97,7 @@ int cf_profile_build(cf_prof_report *r, const cf_context *c, const cf_fwd_prof *
         ws[0] = &m->output;
         double FP = (double)(now.out_full_passes - mark->out_full_passes), FR = (double)(now.out_full_rows - mark->out_full_rows);
         double SI = (double)(now.out_subset_ids - mark->out_subset_ids);
-        mm_step(r, ns[CF_PROF_OUTPUT], ws, 1, FP, FR);
-        const cf_dtype_info *od = cf_dtype_get(m->output.type);
-        char name[32];
-        snprintf(name, sizeof name, "matmul %s", od ? od->name : "?");
-        cf_prof_row *x = row(r, name);
-        x->bytes += SI * (double)m->output.row_bytes;
-        x->ops += 2.0 * SI * (double)m->output.k;
+        mm_step(r, ns[CF_PROF_OUTPUT], ws, 1, FP, FR, SI);
     }
 
     cf_prof_row *x = row(r, "attention");

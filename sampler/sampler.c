@@ -390,14 +390,14 @@ static int32_t chain(cf_sampler *s, const float *l, int32_t n) {
     return c[pick(s, w, m, sum)].id;
 }
 
+/* NaN would poison comparisons, +inf the softmax: NaN -> -inf, +inf -> FLT_MAX. */
+static inline float finite_logit(float x) { return x != x ? -INFINITY : x == INFINITY ? FLT_MAX : x; }
+
 int32_t cf_sampler_sample(cf_sampler *s, float *logits, int32_t n_vocab, const cf_token_filter *f) {
     if (n_vocab != s->n_vocab || !logits) return -1;
     s->n_samples++;
     apply_bias_penalties(s, logits);
-    for (int32_t i = 0; i < n_vocab; i++) {   /* NaN would poison comparisons, +inf the softmax */
-        if (logits[i] != logits[i]) logits[i] = -INFINITY;
-        else if (logits[i] == INFINITY) logits[i] = FLT_MAX;
-    }
+    for (int32_t i = 0; i < n_vocab; i++) logits[i] = finite_logit(logits[i]);
     if (!f || (!f->accepts && !f->mask)) return chain(s, logits, n_vocab);
     if (f->accepts) {
         int32_t t = chain(s, logits, n_vocab);
@@ -422,8 +422,7 @@ int32_t cf_sampler_sample_ids(cf_sampler *s, float *logits, int32_t n_vocab, con
     s->n_samples++;
     apply_bias_penalties(s, logits);
     for (int32_t k = 0; k < n; k++) {
-        float x = logits[ids[k]];
-        s->sub[k] = x != x ? -INFINITY : x == INFINITY ? FLT_MAX : x;
+        s->sub[k] = finite_logit(logits[ids[k]]);
     }
     /* the chain over the subset in ascending id order: its ties (lowest id) and its truncations
      * see the same candidates as over the whole row with -inf elsewhere */

@@ -249,41 +249,54 @@ static void load_schema(cli_schema *s, const schema_case *sc, const cf_cons_voca
                       "%s", e.msg);
 }
 
+/* A model, its tokenizer's constraint vocabulary and one compiled schema. */
+typedef struct {
+    mdl x;
+    cf_cons_vocab *v;
+    cli_schema s;
+} cons_fix;
+
+static void cons_open(cons_fix *f, int model, const schema_case *sc) {
+    cf_err e;
+    mdl_load(&f->x, k_models[model]);
+    ck_assert_msg(cf_cons_vocab_new(&f->v, f->x.tok, &e) == 0, "%s", e.msg);
+    load_schema(&f->s, sc, f->v);
+}
+
+static void cons_close(cons_fix *f) {
+    cli_schema_free(&f->s);
+    cf_cons_vocab_free(f->v);
+    mdl_free(&f->x);
+}
+
 /* Greedy constrained generation with 8 sequences at once: every request ends by itself (no
  * length stop, no dead state, no hang) and its output validates; and each equals its output
  * alone. */
 static void check_constrained(int model, int which) {
     const schema_case *sc = &k_schemas[which];
-    mdl x;
-    mdl_load(&x, k_models[model]);
-    cf_cons_vocab *v;
-    cf_err e;
-    ck_assert_msg(cf_cons_vocab_new(&v, x.tok, &e) == 0, "%s", e.msg);
-    cli_schema s;
-    load_schema(&s, sc, v);
+    cons_fix fx;
+    cons_open(&fx, model, sc);
     static outcome o, a;
     memset(&o, 0, sizeof o);
     memset(&a, 0, sizeof a);
-    run_cfg many = {8, 64, 0, MAX_TOK, s.cons, 0};
-    run_engine(&x, k_prompts, 0, 8, &many, &o);
+    run_cfg many = {8, 64, 0, MAX_TOK, fx.s.cons, 0};
+    run_engine(&fx.x, k_prompts, 0, 8, &many, &o);
     ck_assert_int_eq(o.n_done, 8);
-    run_cfg one = {1, 64, 0, MAX_TOK, s.cons, 0};
-    run_engine(&x, k_prompts, 3, 4, &one, &a);
+    run_cfg one = {1, 64, 0, MAX_TOK, fx.s.cons, 0};
+    run_engine(&fx.x, k_prompts, 3, 4, &one, &a);
     ck_assert_str_eq(a.text[3], o.text[3]);
     for (int i = 0; i < 8; i++) {
         ck_assert_msg(o.fin[i] == CF_FIN_COMPLETE || o.fin[i] == CF_FIN_STOP, "%s, %s, prompt %d: stopped by %s: %s",
                       k_models[model], sc->name, i, cf_finish_name(o.fin[i]), o.text[i]);
         ck_assert_int_eq(o.complete[i], 1);
         cf_err why;
-        int ok = cli_schema_check(&s, o.text[i], o.text_len[i], &why);
+        int ok = cli_schema_check(&fx.s, o.text[i], o.text_len[i], &why);
         ck_assert_msg(ok == 1, "%s, %s, prompt %d: invalid output %s: %s", k_models[model], sc->name, i, o.text[i],
                       why.msg);
     }
     outcome_free(&o);
     outcome_free(&a);
-    cli_schema_free(&s);
-    cf_cons_vocab_free(v);
-    mdl_free(&x);
+    cons_close(&fx);
 }
 
 START_TEST(constrained_stories) { check_constrained(0, _i); }
@@ -299,68 +312,54 @@ END_TEST
 START_TEST(constrained_subset_logits) {
     const schema_case *sc = &k_schemas[_i % N_SCHEMAS];
     float temp = _i < N_SCHEMAS ? 0.0f : 0.9f;
-    mdl x;
-    mdl_load(&x, k_models[1]);
-    cf_cons_vocab *v;
-    cf_err e;
-    ck_assert_msg(cf_cons_vocab_new(&v, x.tok, &e) == 0, "%s", e.msg);
-    cli_schema s;
-    load_schema(&s, sc, v);
+    cons_fix fx;
+    cons_open(&fx, 1, sc);
     static outcome sub, full, alone;
     memset(&sub, 0, sizeof sub);
     memset(&full, 0, sizeof full);
     memset(&alone, 0, sizeof alone);
-    run_cfg many = {8, 64, temp, MAX_TOK, s.cons, 0};
-    run_engine(&x, k_prompts, 0, 8, &many, &sub);
+    run_cfg many = {8, 64, temp, MAX_TOK, fx.s.cons, 0};
+    run_engine(&fx.x, k_prompts, 0, 8, &many, &sub);
     if (temp == 0.0f) {
         run_cfg whole = many;
         whole.full_logits = 1;
-        run_engine(&x, k_prompts, 0, 8, &whole, &full);
+        run_engine(&fx.x, k_prompts, 0, 8, &whole, &full);
     } else {
-        run_cfg one = {1, 64, temp, MAX_TOK, s.cons, 0};
-        for (int i = 0; i < 8; i++) run_engine(&x, k_prompts, i, i + 1, &one, &alone);
+        run_cfg one = {1, 64, temp, MAX_TOK, fx.s.cons, 0};
+        for (int i = 0; i < 8; i++) run_engine(&fx.x, k_prompts, i, i + 1, &one, &alone);
     }
     const outcome *ref = temp == 0.0f ? &full : &alone;
     for (int i = 0; i < 8; i++) {
         ck_assert_msg(!strcmp(sub.text[i], ref->text[i]), "%s, temp %.1f, prompt %d: %s vs %s", sc->name, temp, i,
                       sub.text[i], ref->text[i]);
         cf_err why;
-        ck_assert_msg(cli_schema_check(&s, sub.text[i], sub.text_len[i], &why) == 1, "%s: invalid %s: %s", sc->name,
+        ck_assert_msg(cli_schema_check(&fx.s, sub.text[i], sub.text_len[i], &why) == 1, "%s: invalid %s: %s", sc->name,
                       sub.text[i], why.msg);
     }
     outcome_free(&sub);
     outcome_free(&full);
     outcome_free(&alone);
-    cli_schema_free(&s);
-    cf_cons_vocab_free(v);
-    mdl_free(&x);
+    cons_close(&fx);
 }
 END_TEST
 
 /* A budget that ends inside the document: finish "length", complete 0, output invalid. */
 START_TEST(length_mid_document) {
-    mdl x;
-    mdl_load(&x, k_models[0]);
-    cf_cons_vocab *v;
-    cf_err e;
-    ck_assert_msg(cf_cons_vocab_new(&v, x.tok, &e) == 0, "%s", e.msg);
-    cli_schema s;
-    load_schema(&s, &k_schemas[1], v);
+    cons_fix fx;
+    cons_open(&fx, 0, &k_schemas[1]);
     static outcome o;
     memset(&o, 0, sizeof o);
-    run_cfg cfg = {2, 64, 0, 5, s.cons, 0};
-    run_engine(&x, k_prompts, 0, 2, &cfg, &o);
+    run_cfg cfg = {2, 64, 0, 5, fx.s.cons, 0};
+    run_engine(&fx.x, k_prompts, 0, 2, &cfg, &o);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(o.fin[i], CF_FIN_LENGTH);
         ck_assert_int_eq(o.n_tok[i], 5);
         ck_assert_int_eq(o.complete[i], 0);
         cf_err why;
-        ck_assert_int_eq(cli_schema_check(&s, o.text[i], o.text_len[i], &why), 0);
+        ck_assert_int_eq(cli_schema_check(&fx.s, o.text[i], o.text_len[i], &why), 0);
     }
     outcome_free(&o);
-    cli_schema_free(&s);
-    cf_cons_vocab_free(v);
-    mdl_free(&x);
+    cons_close(&fx);
 }
 END_TEST
 

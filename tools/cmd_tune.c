@@ -137,7 +137,8 @@ static double regret(const tcase *cs, int n, int ti, const int *th, int nth, lon
 /* after: interleaved rounds of (1 thread, T threads) in auto mode, `rounds` of them (AFTER_MAX
  * when the first ones read slower); returns the median of the paired ratios 1 thread / T threads
  * (drift of a shared machine hits both sides of a pair alike); *after, *aftermin: the T-thread
- * median and fastest ns, *after1 the 1-thread median, *nr the rounds run. */
+ * median and fastest ns, *after1 the 1-thread median, *nr the rounds run (each may be NULL:
+ * after, aftermin and after1 together). */
 static double after_ratio(kb_case *c, int T, double min_time, int rounds, int *nr, double *after, double *aftermin,
                           double *after1) {
     double r1[AFTER_MAX], rT[AFTER_MAX], rat[AFTER_MAX], mn = 0;
@@ -151,8 +152,8 @@ static double after_ratio(kb_case *c, int T, double min_time, int rounds, int *n
         /* a case that reads slower gets more rounds: a real slowdown persists, noise does not */
         if (k + 1 == want && want < AFTER_MAX && kb_median(rat, k + 1) < 1 / (1 + LOSE_TOL)) want = AFTER_MAX;
     }
-    *nr = k;
-    *after = kb_median(rT, k), *aftermin = mn, *after1 = kb_median(r1, k);
+    if (nr) *nr = k;
+    if (after) *after = kb_median(rT, k), *aftermin = mn, *after1 = kb_median(r1, k);
     return kb_median(rat, k);
 }
 
@@ -445,9 +446,8 @@ int cmd_tune(int argc, char **argv) {
             tcase *x = &cs[i];
             if (!x->ok || x->ratio[t] >= 1 / (1 + LOSE_TOL)) continue;
             fprintf(stderr, "recheck %s %s @%d (read %.2fx)\n", x->c.kernel, x->c.size, th[t], x->ratio[t]);
-            int nr;
-            double a, am, a1; /* the table keeps the first reading's times */
-            x->recheck[t] = after_ratio(&x->c, th[t], min_time, AFTER_MAX, &nr, &a, &am, &a1);
+            /* the table keeps the first reading's times */
+            x->recheck[t] = after_ratio(&x->c, th[t], min_time, AFTER_MAX, NULL, NULL, NULL, NULL);
         }
     for (int i = 0; i < n; i++) {
         tcase *x = &cs[i];
