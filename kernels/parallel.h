@@ -37,7 +37,8 @@ extern const cf_par cf_par_serial;
 #define CF_BARRIER_YIELD_NS 2000000 /* 2 ms */
 void cf_barrier(const cf_par *p);
 
-/* Runs fn on `nth` threads (an OpenMP parallel region); nth <= 0 means all cores. */
+/* Runs fn on `nth` threads (an OpenMP parallel region); nth <= 0 means all cores.  The team's
+ * barrier lines live in a page of their own (not on the caller's stack: docs/DESIGN.md). */
 void cf_parallel_run(int nth, void (*fn)(const cf_par *p, void *arg), void *arg);
 
 /* Number of threads that take part for `work` units when each needs at least `thresh` units:

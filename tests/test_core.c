@@ -1,4 +1,6 @@
-/* CPU detection, ISA forcing, tuning (defaults / file / env), the split rule and the barrier. */
+/* CPU detection, ISA forcing, tuning (defaults / file / env), the split rule, the barrier and where
+ * the team keeps it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +135,24 @@ START_TEST(test_barrier) {
 }
 END_TEST
 
+static void team_fn(const cf_par *p, void *a) {
+    if (p->ith == 0) *(const void **)a = p->team;
+}
+
+/* The team's barrier lines sit in a page of their own, not beside the caller's stack frames (on
+ * the stack they slowed thread 0's serial calls in a team: docs/DESIGN.md). */
+START_TEST(test_team_page) {
+    for (int nth = 2; nth <= 4; nth++) {
+        const void *team = NULL;
+        cf_parallel_run(nth, team_fn, &team);
+        ck_assert_ptr_nonnull(team);
+        ck_assert_uint_eq((uintptr_t)team % 4096, 0);
+        ck_assert_uint_ne((uintptr_t)team / 4096, (uintptr_t)&team / 4096);
+        ck_assert_uint_ge(sizeof(cf_team), 2 * 64); /* count and gen on separate lines */
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
@@ -142,6 +162,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_tuning_file_env);
     tcase_add_test(tc, test_split_rule);
     tcase_add_test(tc, test_barrier);
+    tcase_add_test(tc, test_team_page);
     suite_add_tcase(s, tc);
     return s;
 }
