@@ -15,7 +15,8 @@
 
 const cf_par cf_par_serial = {0, 1, 0};
 
-enum { TEAM_PAGE = 4096 };
+enum { TEAM_PAGE = 4096 }; /* a team gets one page (cf_parallel_run) */
+_Static_assert(sizeof(cf_team) <= TEAM_PAGE, "a team fits its page");
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
