@@ -43,10 +43,7 @@ void cf_act_quantize_cols(int wtype, void *act, const float *X, int64_t ldx, int
     active()->act_quantize_cols(wtype, act, X, ldx, M, K, k0, k1);
 }
 
-int64_t cf_act_block(int wtype) {
-    cf_act_kind k = cf_act_kind_of(wtype);
-    return k == CF_ACT_Q8_0 ? 32 : k == CF_ACT_Q8_K ? 256 : 1;
-}
+int64_t cf_act_block(int wtype) { return cf_act_kind_blk(cf_act_kind_of(wtype)); }
 
 void cf_matmul_act(const cf_par *p, const cf_wmat *W, const void *act, int64_t M, float *Y,
                    int64_t ldy) {

@@ -8,7 +8,7 @@
 static int64_t align64(int64_t v) { return (v + 63) & ~(int64_t)63; }
 
 size_t cf_act_layout(cf_act_hdr *h, cf_act_kind kind, int layout, int group, int64_t M, int64_t K) {
-    int blk = kind == CF_ACT_Q8_0 ? 32 : kind == CF_ACT_Q8_K ? 256 : 1;
+    int blk = cf_act_kind_blk(kind);
     assert(M >= 0 && K >= 0 && K % blk == 0);
     if (kind == CF_ACT_F32) layout = CF_LAYOUT_ROW;
     if (layout != CF_LAYOUT_GROUP) group = 0;

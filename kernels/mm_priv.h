@@ -86,6 +86,8 @@ _Static_assert(sizeof(cf_act_hdr) <= CF_ACT_HDR, "act header");
 /* Fills h for (kind, layout, group, M, K); returns the total byte count. */
 size_t cf_act_layout(cf_act_hdr *h, cf_act_kind kind, int layout, int group, int64_t M, int64_t K);
 
+/* Columns per quantization block of an activation kind: 1 (F32), 32 (Q8_0), 256 (Q8_K). */
+static inline int cf_act_kind_blk(cf_act_kind k) { return k == CF_ACT_Q8_0 ? 32 : k == CF_ACT_Q8_K ? 256 : 1; }
 static inline int8_t *cf_act_q(void *a) { return (int8_t *)a + CF_ACT_HDR; }
 static inline float *cf_act_d(void *a) { return (float *)((char *)a + ((cf_act_hdr *)a)->off_b); }
 static inline void *cf_act_c(void *a) { return (char *)a + ((cf_act_hdr *)a)->off_c; }

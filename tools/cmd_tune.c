@@ -132,8 +132,6 @@ static double regret(const tcase *cs, int n, int ti, const int *th, int nth, lon
     return r;
 }
 
-/* Candidate i: the largest value that splits case i (work / thresh >= 2 takes a second thread);
- * i < 0: "never split". */
 /* after: interleaved rounds of (1 thread, T threads) in auto mode, `rounds` of them (AFTER_MAX
  * when the first ones read slower); returns the median of the paired ratios 1 thread / T threads
  * (drift of a shared machine hits both sides of a pair alike); *after, *aftermin: the T-thread
@@ -157,6 +155,8 @@ static double after_ratio(kb_case *c, int T, double min_time, int rounds, int *n
     return kb_median(rat, k);
 }
 
+/* Candidate i: the largest value that splits case i (work / thresh >= 2 takes a second thread);
+ * i < 0: "never split". */
 static long cand(const tcase *cs, int i, long maxw) {
     long v = i < 0 ? maxw + 1 : cs[i].c.work / 2;
     return v < 1 ? 1 : v;
